@@ -1,0 +1,114 @@
+//! The protocol abstraction: the seam between the engine, which decides *when* steps run, and
+//! the protocols (HTTP, later WebSocket and gRPC), which know *how*.
+//!
+//! A [`Protocol`] compiles the plan steps it claims into [`Action`]s once, when the plan
+//! loads. A VU runs an action with its [`Vu`] context: its [`Recorder`] (the per-VU sample
+//! buffer), its per-protocol session state (connections live there, one set per VU), its
+//! identity and its tags. The engine never names a protocol: it hands each protocol step to
+//! the registry of protocols the binary built.
+#![warn(missing_docs)]
+
+mod recorder;
+mod vu;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+pub use recorder::{BatchSender, Recorder, RecorderStats};
+pub use vu::{SessionSlot, Vu, VuIdentity};
+
+/// A boxed future, as returned by [`Action::run`].
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Why a request failed; counted per kind (and per request name), never keyed by message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FailureKind {
+    /// No response within the step's timeout.
+    Timeout,
+    /// The connection was refused or could not be established.
+    Connect,
+    /// The host name could not be resolved.
+    Dns,
+    /// The TLS handshake failed (certificate, protocol).
+    Tls,
+    /// The peer reset or closed the connection mid-request.
+    Reset,
+    /// The peer spoke something that is not valid HTTP (or other protocol).
+    Protocol,
+    /// The response status was not an expected one.
+    Status(u16),
+}
+
+impl FailureKind {
+    /// The value of the `error` tag for this kind: `timeout`, `connect`, `dns`, `tls`, `reset`,
+    /// `protocol`, or `status_503` and the like.
+    pub fn tag(&self) -> std::borrow::Cow<'static, str> {
+        use std::borrow::Cow;
+        match self {
+            FailureKind::Timeout => Cow::Borrowed("timeout"),
+            FailureKind::Connect => Cow::Borrowed("connect"),
+            FailureKind::Dns => Cow::Borrowed("dns"),
+            FailureKind::Tls => Cow::Borrowed("tls"),
+            FailureKind::Reset => Cow::Borrowed("reset"),
+            FailureKind::Protocol => Cow::Borrowed("protocol"),
+            FailureKind::Status(code) => Cow::Owned(format!("status_{code}")),
+        }
+    }
+}
+
+/// What running a step produced, for the engine's control flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StepOutcome {
+    /// The step failed (transport error, unexpected status, or a check marked to fail it).
+    pub failed: bool,
+    /// The protocol's status code, if it has one (HTTP status).
+    pub status: Option<u16>,
+}
+
+/// A compiled plan step, run by VUs many times. Shared by all VUs (`Arc`), so it holds only
+/// immutable, compiled data; per-VU state lives in the VU's session slots.
+pub trait Action: Send + Sync + std::fmt::Debug {
+    /// Runs the step once. Must record its own samples through `vu.recorder()` and must not
+    /// panic on any input a server can send. Dropping the future cancels the step.
+    fn run<'a>(&'a self, vu: &'a mut Vu) -> BoxFuture<'a, StepOutcome>;
+}
+
+/// What a protocol gets when compiling a step.
+#[derive(Debug)]
+pub struct CompileContext<'a> {
+    /// The plan the step belongs to (target, defaults).
+    pub plan: &'a stampede_plan::Plan,
+    /// The scenario the step belongs to.
+    pub scenario: &'a stampede_plan::Scenario,
+    /// Metric registry, to register protocol metrics and intern tag sets.
+    pub registry: &'a Arc<stampede_metrics::Registry>,
+    /// The slot of this protocol's per-VU session in every [`Vu`].
+    pub slot: SessionSlot,
+}
+
+/// Errors of compiling a step.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    /// The step cannot run as written (e.g. a relative URL without a target).
+    #[error("step {step:?}: {message}")]
+    Invalid {
+        /// The step's name.
+        step: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A protocol implementation, registered with the engine by the binary.
+pub trait Protocol: Send + Sync {
+    /// The protocol's name, as [`stampede_plan::Step::protocol`] reports it (`http`).
+    fn name(&self) -> &'static str;
+
+    /// Compiles a step this protocol claims (`step.protocol() == Some(self.name())`).
+    fn compile(
+        &self,
+        step: &stampede_plan::Step,
+        cx: &CompileContext<'_>,
+    ) -> Result<Arc<dyn Action>, CompileError>;
+}

@@ -1,0 +1,111 @@
+//! The per-VU context a step runs with.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+
+use crate::Recorder;
+
+/// Index of a protocol's per-VU session in [`Vu`]; handed out by the engine at compile time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionSlot(pub usize);
+
+/// Who a VU is: stable for its life.
+#[derive(Debug, Clone)]
+pub struct VuIdentity {
+    /// 1-based id, unique in the run.
+    pub id: u64,
+    /// The scenario it runs.
+    pub scenario: Arc<str>,
+    /// Tags on every sample of this VU: `scenario` and the scenario's own tags.
+    pub tags: Arc<[(Arc<str>, Arc<str>)]>,
+}
+
+/// Everything a step may touch while it runs for one VU.
+#[derive(Debug)]
+pub struct Vu {
+    identity: VuIdentity,
+    /// Iterations this VU started (0-based number of the current one).
+    pub iteration: u64,
+    /// The current group path (`::login::submit`), empty outside groups.
+    pub group: Arc<str>,
+    /// The status of the last protocol step, for control flow.
+    pub last_status: Option<u16>,
+    recorder: Recorder,
+    sessions: Vec<Option<Box<dyn Any + Send>>>,
+    rng: SmallRng,
+}
+
+impl Vu {
+    /// A fresh VU with `slots` empty session slots.
+    pub fn new(identity: VuIdentity, recorder: Recorder, slots: usize) -> Self {
+        let rng = SmallRng::seed_from_u64(identity.id.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        Vu {
+            identity,
+            iteration: 0,
+            group: Arc::from(""),
+            last_status: None,
+            recorder,
+            sessions: (0..slots).map(|_| None).collect(),
+            rng,
+        }
+    }
+
+    /// Who this VU is.
+    pub fn identity(&self) -> &VuIdentity {
+        &self.identity
+    }
+
+    /// The VU's sample buffer.
+    pub fn recorder(&mut self) -> &mut Recorder {
+        &mut self.recorder
+    }
+
+    /// The VU's random number generator (seeded from its id, so runs are reproducible).
+    pub fn rng(&mut self) -> &mut SmallRng {
+        &mut self.rng
+    }
+
+    /// The protocol session in `slot`, created by `init` on first use. Panics if the slot
+    /// holds another type, which would be an engine bug (slots are per protocol).
+    pub fn session<T: Any + Send>(
+        &mut self,
+        slot: crate::SessionSlot,
+        init: impl FnOnce() -> T,
+    ) -> &mut T {
+        let entry = &mut self.sessions[slot.0];
+        if entry.is_none() {
+            *entry = Some(Box::new(init()));
+        }
+        entry
+            .as_mut()
+            .and_then(|b| b.downcast_mut::<T>())
+            .expect("session slot holds another protocol's state")
+    }
+
+    /// Both the session in `slot` and the recorder, borrowed at once.
+    pub fn session_and_recorder<T: Any + Send>(
+        &mut self,
+        slot: crate::SessionSlot,
+        init: impl FnOnce() -> T,
+    ) -> (&mut T, &mut Recorder) {
+        let entry = &mut self.sessions[slot.0];
+        if entry.is_none() {
+            *entry = Some(Box::new(init()));
+        }
+        let session = entry
+            .as_mut()
+            .and_then(|b| b.downcast_mut::<T>())
+            .expect("session slot holds another protocol's state");
+        (session, &mut self.recorder)
+    }
+
+    /// Drops every protocol session (closing connections).
+    pub fn close_sessions(&mut self) {
+        for s in &mut self.sessions {
+            *s = None;
+        }
+    }
+}
