@@ -1,1 +1,328 @@
-fn main() {}
+//! The `stampede` binary: command-line flags, wiring of plan → engine → reports, signals and
+//! exit codes. It is the only place that knows every crate, and the only place that exits.
+//!
+//! Exit codes (k6's, so CI scripts carry over): 0 passed · 99 thresholds crossed · 2 the plan
+//! or the command line is wrong · 1 the run itself failed · 130 interrupted.
+
+mod progress;
+
+use std::io::IsTerminal;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use stampede_engine::{CancellationToken, EngineBuilder, Interruption, RunOptions, RunResult};
+use stampede_plan::{LoadOptions, Plan};
+use stampede_report::{ScenarioSummary, Summary, SummaryInput, ThresholdResult, Verdict};
+
+/// Exit code when the plan or the command line is wrong.
+const EXIT_USAGE: u8 = 2;
+/// Exit code when the run itself failed.
+const EXIT_FAILURE: u8 = 1;
+
+#[derive(Parser, Debug)]
+#[command(name = "stampede", version, about = "Load testing from a declarative plan: HTTP/1.1, HTTP/2, truthful numbers.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a plan (or a quick test of one URL with --url).
+    Run(RunArgs),
+    /// Check a plan without running it; every mistake is reported at once.
+    Validate(ValidateArgs),
+    /// Serve the embedded demo target until Ctrl-C.
+    Demo(DemoArgs),
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// The plan file (YAML). Omit it with --url.
+    plan: Option<PathBuf>,
+    /// Quick test of one URL, like wrk or oha: `--url URL --vus N --duration D`.
+    #[arg(long, conflicts_with = "plan")]
+    url: Option<String>,
+    /// Write the results file (JSON, schema in schemas/results.v1.json).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Override the plan's target (base URL for relative step URLs).
+    #[arg(long, value_name = "URL")]
+    target: Option<String>,
+    /// Start the embedded demo target on 127.0.0.1 (a free port) and point the plan at it.
+    #[arg(long)]
+    demo: bool,
+    /// No live progress line.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Set a plan variable (repeatable): -e KEY=VALUE.
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    vars: Vec<(String, String)>,
+    /// Run every scenario with this many VUs (scales ramps to this peak).
+    #[arg(long)]
+    vus: Option<NonZeroU32>,
+    /// Cut every scenario to this duration (ramps are scaled), e.g. 30s, 2m.
+    #[arg(long, value_parser = parse_duration_arg)]
+    duration: Option<Duration>,
+}
+
+#[derive(Args, Debug)]
+struct ValidateArgs {
+    /// The plan file (YAML).
+    plan: PathBuf,
+    /// Set a plan variable (repeatable): -e KEY=VALUE.
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    vars: Vec<(String, String)>,
+}
+
+#[derive(Args, Debug)]
+struct DemoArgs {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Latency added to every response: `20ms`, `20ms±5ms` (or `20ms+-5ms`).
+    #[arg(long, default_value = "0")]
+    latency: stampede_demo::Latency,
+    /// Per-client rate limit of POST /calls/outbound: `20/s`, `10/min`.
+    #[arg(long, default_value = "20/s")]
+    rate_limit: stampede_demo::RateLimit,
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s.split_once('=').ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))?;
+    if k.is_empty() {
+        return Err(format!("expected KEY=VALUE, got {s:?}"));
+    }
+    Ok((k.to_string(), v.to_string()))
+}
+
+fn parse_duration_arg(s: &str) -> Result<Duration, String> {
+    stampede_plan::parse_duration(s)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("stampede: cannot start the runtime: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let code = runtime.block_on(async {
+        match cli.command {
+            Command::Run(args) => run(args).await,
+            Command::Validate(args) => validate(args),
+            Command::Demo(args) => demo(args).await,
+        }
+    });
+    // Do not wait for VU tasks that outlived a hard stop: the results are written already.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    code
+}
+
+/// A failure and the exit code it maps to.
+struct Failure {
+    code: u8,
+    error: anyhow::Error,
+}
+
+impl Failure {
+    fn usage(error: impl Into<anyhow::Error>) -> Self {
+        Failure { code: EXIT_USAGE, error: error.into() }
+    }
+    fn run(error: impl Into<anyhow::Error>) -> Self {
+        Failure { code: EXIT_FAILURE, error: error.into() }
+    }
+}
+
+fn report_failure(f: Failure) -> ExitCode {
+    eprintln!("stampede: {:#}", f.error);
+    ExitCode::from(f.code)
+}
+
+fn validate(args: ValidateArgs) -> ExitCode {
+    let opts = LoadOptions { vars: args.vars, target: None };
+    match stampede_plan::load(&args.plan, &opts) {
+        Ok(plan) => {
+            let steps: usize = plan.scenarios.iter().map(|s| s.flow.steps.len()).sum();
+            let rules: usize = plan.thresholds.iter().map(|t| t.rules.len()).sum();
+            if let Err(e) = build_engine(plan.clone()) {
+                return report_failure(Failure::usage(e));
+            }
+            println!(
+                "{}: ok ({} scenario(s), {steps} step(s), {rules} threshold rule(s))",
+                args.plan.display(),
+                plan.scenarios.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => report_failure(Failure::usage(e)),
+    }
+}
+
+async fn demo(args: DemoArgs) -> ExitCode {
+    let config = stampede_demo::DemoConfig { latency: args.latency, rate_limit: args.rate_limit, ..Default::default() };
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
+    let server = match stampede_demo::DemoServer::start(addr, config).await {
+        Ok(s) => s,
+        Err(e) => return report_failure(Failure::run(anyhow::anyhow!("cannot listen on {addr}: {e}"))),
+    };
+    println!("stampede demo target listening on {} (Ctrl-C to stop)", server.base_url());
+    let _ = tokio::signal::ctrl_c().await;
+    server.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+fn build_engine(plan: Plan) -> anyhow::Result<stampede_engine::Engine> {
+    Ok(EngineBuilder::new(plan).protocol(Arc::new(stampede_http::HttpProtocol::new())).build()?)
+}
+
+async fn run(args: RunArgs) -> ExitCode {
+    match run_inner(args).await {
+        Ok(code) => code,
+        Err(f) => report_failure(f),
+    }
+}
+
+async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
+    let demo = if args.demo {
+        let server = stampede_demo::DemoServer::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), Default::default())
+            .await
+            .context("cannot start the demo target")
+            .map_err(Failure::run)?;
+        Some(server)
+    } else {
+        None
+    };
+    let target = args.target.clone().or_else(|| demo.as_ref().map(|d| d.base_url()));
+    let mut plan = load_plan(&args, target)?;
+    plan.scale(args.vus, args.duration);
+    let engine = build_engine(plan).map_err(Failure::usage)?;
+
+    let cancel = CancellationToken::new();
+    let signals = tokio::spawn(forward_signals(cancel.clone()));
+    let show_progress = !args.quiet && std::io::stdout().is_terminal();
+    let (live_tx, live_rx) = tokio::sync::watch::channel(Default::default());
+    let progress = show_progress.then(|| tokio::spawn(progress::draw(live_rx)));
+
+    let result = engine.run(RunOptions { cancel: cancel.clone(), live: Some(live_tx) }).await;
+    signals.abort();
+    if let Some(p) = progress {
+        let _ = p.await;
+    }
+    if let Some(d) = demo {
+        d.shutdown().await;
+    }
+
+    let summary = summarize(result);
+    print!("{}", stampede_report::terminal::render(&summary));
+    if let Some(path) = &args.out {
+        write_results(path, &summary).map_err(Failure::run)?;
+        println!("\n  results written to {}", path.display());
+    }
+    Ok(ExitCode::from(summary.run.verdict.exit_code() as u8))
+}
+
+fn load_plan(args: &RunArgs, target: Option<String>) -> Result<Plan, Failure> {
+    match (&args.plan, &args.url) {
+        (Some(path), _) => {
+            let opts = LoadOptions { vars: args.vars.clone(), target };
+            stampede_plan::load(path, &opts).map_err(Failure::usage)
+        }
+        (None, Some(url)) => {
+            // A relative URL is resolved against --target or the demo target.
+            let url = match (url.starts_with('/'), &target) {
+                (true, Some(base)) => format!("{}{url}", base.trim_end_matches('/')),
+                _ => url.clone(),
+            };
+            let vus = args.vus.unwrap_or(NonZeroU32::MIN);
+            let duration = args.duration.unwrap_or(Duration::from_secs(10));
+            Plan::quick(&url, vus, duration).map_err(Failure::usage)
+        }
+        (None, None) => Err(Failure::usage(anyhow::anyhow!("give a plan file, or --url URL for a quick test"))),
+    }
+}
+
+/// Ctrl-C or SIGTERM: stop every VU now and write what was gathered (exit code 130).
+async fn forward_signals(cancel: CancellationToken) {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let next = async {
+        match term.as_mut() {
+            Some(t) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = t.recv() => {}
+                }
+            }
+            None => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    };
+    next.await;
+    eprintln!("\nstampede: interrupted; stopping and writing the results gathered so far");
+    cancel.cancel();
+}
+
+fn summarize(result: RunResult) -> Summary {
+    let verdict = match &result.interruption {
+        Some(Interruption::Cancelled) => Verdict::Interrupted,
+        Some(Interruption::ThresholdAbort { .. }) => Verdict::Aborted,
+        None if result.thresholds_passed() => Verdict::Passed,
+        None => Verdict::Failed,
+    };
+    let interruption = result.interruption.as_ref().map(|i| match i {
+        Interruption::Cancelled => "interrupted by signal".to_string(),
+        Interruption::ThresholdAbort { threshold } => format!("threshold crossed: {threshold}"),
+    });
+    Summary::new(SummaryInput {
+        plan: result.plan_name,
+        started_at: result.started_at,
+        duration: result.duration,
+        snapshot: result.snapshot,
+        thresholds: result
+            .thresholds
+            .into_iter()
+            .map(|t| ThresholdResult {
+                metric: t.key,
+                expr: t.source,
+                ok: t.passed,
+                observed: t.observed,
+                abort_on_fail: t.abort_on_fail,
+            })
+            .collect(),
+        verdict,
+        interruption,
+        scenarios: result
+            .scenarios
+            .into_iter()
+            .map(|s| ScenarioSummary {
+                name: s.name,
+                executor: s.executor.to_string(),
+                start_time_secs: s.start_time.as_secs_f64(),
+                duration_secs: s.duration.as_secs_f64(),
+                max_vus: s.max_vus,
+            })
+            .collect(),
+        max_vus: result.max_vus,
+        dropped_samples: result.dropped_samples,
+    })
+}
+
+fn write_results(path: &Path, summary: &Summary) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    // Write beside and rename, so a crash never leaves half a results file.
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, summary.to_json()).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}

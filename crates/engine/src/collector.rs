@@ -1,0 +1,176 @@
+//! The collector: the one owner of the aggregated metrics. It drains the sample channel,
+//! closes per-second buckets, evaluates thresholds every second (aborting the run when an
+//! `abort_on_fail` threshold is crossed), and publishes live figures.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use stampede_metrics::{Aggregator, MetricId, Registry, Sample, Snapshot, Stat, SubMetricId, TagSetId, builtin};
+use stampede_plan::{Plan, ThresholdRule};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::vu::VuCounts;
+
+/// Live figures, published once a second.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LiveStats {
+    /// Time since the run started.
+    pub elapsed: Duration,
+    /// Planned total duration (longest scenario end, without graceful stop).
+    pub planned: Duration,
+    /// VUs active now.
+    pub vus: u64,
+    /// Requests so far.
+    pub requests: u64,
+    /// Requests in the last second.
+    pub rps: f64,
+    /// Failed fraction of all requests so far.
+    pub error_rate: f64,
+    /// p95 of `http_req_duration` so far, in ms.
+    pub p95_ms: Option<f64>,
+    /// Completed iterations so far.
+    pub iterations: u64,
+    /// Threshold rules failing right now.
+    pub failing_thresholds: usize,
+}
+
+/// One threshold rule's result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThresholdOutcome {
+    /// The metric key, e.g. `http_req_duration{name:health}`.
+    pub key: String,
+    /// The expression, e.g. `p(95)<500`.
+    pub source: String,
+    /// Whether it held. A metric without data passes (as in k6) and has no observed value.
+    pub passed: bool,
+    /// The value the expression was checked against.
+    pub observed: Option<f64>,
+    /// Whether a failure aborts the run.
+    pub abort_on_fail: bool,
+}
+
+pub(crate) struct CollectorSetup {
+    pub rx: mpsc::Receiver<Vec<Sample>>,
+    pub registry: Arc<Registry>,
+    pub plan: Arc<Plan>,
+    pub epoch: Instant,
+    pub counts: Arc<VuCounts>,
+    pub kill: CancellationToken,
+    pub live: Option<watch::Sender<LiveStats>>,
+}
+
+pub(crate) struct CollectorOutcome {
+    pub snapshot: Snapshot,
+    pub thresholds: Vec<ThresholdOutcome>,
+    pub abort: Option<String>,
+    pub duration: Duration,
+}
+
+struct CompiledRule {
+    key: String,
+    metric: MetricId,
+    sub: Option<SubMetricId>,
+    rule: ThresholdRule,
+}
+
+pub(crate) async fn run(setup: CollectorSetup) -> CollectorOutcome {
+    let CollectorSetup { mut rx, registry, plan, epoch, counts, kill, live } = setup;
+    let mut agg = Aggregator::new(registry.clone());
+    let rules = compile_rules(&plan, &registry, &mut agg);
+    let planned = plan.scenarios.iter().map(|s| s.start_time + s.executor.duration()).max().unwrap_or_default();
+
+    let mut tick = tokio::time::interval_at(epoch + Duration::from_secs(1), Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut abort: Option<String> = None;
+    let mut last_requests = 0u64;
+    record_vus(&mut agg, &counts, 0);
+    loop {
+        tokio::select! {
+            batch = rx.recv() => match batch {
+                Some(batch) => agg.ingest(&batch),
+                None => break,
+            },
+            _ = tick.tick() => {
+                let elapsed = epoch.elapsed();
+                let now_us = elapsed.as_micros() as u64;
+                record_vus(&mut agg, &counts, now_us);
+                agg.advance(now_us);
+                let outcomes = evaluate(&agg, &rules, elapsed);
+                if abort.is_none() {
+                    if let Some((o, _)) = outcomes.iter().zip(&rules).find(|(o, r)| {
+                        !o.passed && o.abort_on_fail && elapsed >= r.rule.delay_abort_eval
+                    }) {
+                        abort = Some(format!("{}: {}", o.key, o.source));
+                        kill.cancel();
+                    }
+                }
+                if let Some(live) = &live {
+                    let requests = count(&agg, builtin::HTTP_REQS, elapsed);
+                    live.send_replace(LiveStats {
+                        elapsed,
+                        planned,
+                        vus: counts.active.load(Ordering::Relaxed),
+                        requests,
+                        rps: requests.saturating_sub(last_requests) as f64,
+                        error_rate: agg.stat(builtin::HTTP_REQ_FAILED, None, Stat::Rate, elapsed).unwrap_or(0.0),
+                        p95_ms: agg.stat(builtin::HTTP_REQ_DURATION, None, Stat::Percentile(95.0), elapsed),
+                        iterations: count(&agg, builtin::ITERATIONS, elapsed),
+                        failing_thresholds: outcomes.iter().filter(|o| !o.passed).count(),
+                    });
+                    last_requests = requests;
+                }
+            }
+        }
+    }
+    let elapsed = epoch.elapsed();
+    let end_us = elapsed.as_micros() as u64;
+    record_vus(&mut agg, &counts, end_us);
+    agg.finish(end_us);
+    let thresholds = evaluate(&agg, &rules, elapsed);
+    CollectorOutcome { snapshot: agg.snapshot(elapsed), thresholds, abort, duration: elapsed }
+}
+
+fn count(agg: &Aggregator, metric: MetricId, elapsed: Duration) -> u64 {
+    agg.stat(metric, None, Stat::Count, elapsed).unwrap_or(0.0) as u64
+}
+
+fn record_vus(agg: &mut Aggregator, counts: &VuCounts, time: u64) {
+    let vus = counts.active.load(Ordering::Relaxed) as f64;
+    let vus_max = counts.allocated.load(Ordering::Relaxed) as f64;
+    agg.ingest(&[
+        Sample { metric: builtin::VUS, tags: TagSetId::EMPTY, time, value: vus },
+        Sample { metric: builtin::VUS_MAX, tags: TagSetId::EMPTY, time, value: vus_max },
+    ]);
+}
+
+fn compile_rules(plan: &Plan, registry: &Registry, agg: &mut Aggregator) -> Vec<CompiledRule> {
+    let mut rules = Vec::new();
+    for threshold in &plan.thresholds {
+        // The plan validated every metric name; one that is still unknown here has no data.
+        let Some(metric) = registry.lookup(&threshold.metric) else { continue };
+        let sub = (!threshold.tags.is_empty()).then(|| agg.track_submetric(metric, &threshold.tags));
+        for rule in &threshold.rules {
+            rules.push(CompiledRule { key: threshold.key.clone(), metric, sub, rule: rule.clone() });
+        }
+    }
+    rules
+}
+
+fn evaluate(agg: &Aggregator, rules: &[CompiledRule], elapsed: Duration) -> Vec<ThresholdOutcome> {
+    rules
+        .iter()
+        .map(|r| {
+            let observed = agg.stat(r.metric, r.sub, r.rule.expr.stat, elapsed);
+            ThresholdOutcome {
+                key: r.key.clone(),
+                source: r.rule.source.clone(),
+                passed: observed.is_none_or(|v| r.rule.expr.is_met(v)),
+                observed,
+                abort_on_fail: r.rule.abort_on_fail,
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,404 @@
+//! The versioned run summary: what `--out results.json` holds.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use stampede_metrics::{MetricKind, Snapshot};
+
+use crate::ReportError;
+
+/// Version of the results file layout; bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// How a run ended, as CI reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Every threshold held.
+    Passed,
+    /// At least one threshold was crossed.
+    Failed,
+    /// A threshold with `abort_on_fail` stopped the run early.
+    Aborted,
+    /// Interrupted by Ctrl-C or SIGTERM; results are partial.
+    Interrupted,
+}
+
+impl Verdict {
+    /// The process exit code for this verdict (k6's conventions).
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Verdict::Passed => 0,
+            Verdict::Failed | Verdict::Aborted => 99,
+            Verdict::Interrupted => 130,
+        }
+    }
+
+    /// Upper-case label for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Passed => "PASSED",
+            Verdict::Failed => "FAILED",
+            Verdict::Aborted => "ABORTED",
+            Verdict::Interrupted => "INTERRUPTED",
+        }
+    }
+}
+
+/// One threshold rule and its result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdResult {
+    /// Metric key, e.g. `http_req_duration{name:health}`.
+    pub metric: String,
+    /// Expression, e.g. `p(95)<500`.
+    pub expr: String,
+    /// Whether it held.
+    pub ok: bool,
+    /// The observed value (ms for time metrics), absent when the metric had no data.
+    pub observed: Option<f64>,
+    /// Whether crossing it aborts the run.
+    pub abort_on_fail: bool,
+}
+
+/// A scenario as planned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioSummary {
+    /// Name.
+    pub name: String,
+    /// Executor name.
+    pub executor: String,
+    /// Start offset in seconds.
+    pub start_time_secs: f64,
+    /// Planned duration in seconds.
+    pub duration_secs: f64,
+    /// Most VUs planned.
+    pub max_vus: u32,
+}
+
+/// One check, per request name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckResult {
+    /// The check, e.g. `status is 200`.
+    pub name: String,
+    /// The request it belongs to, if any.
+    pub request: Option<String>,
+    /// Passes.
+    pub passes: u64,
+    /// Failures.
+    pub fails: u64,
+}
+
+/// Per-request-name statistics (times in ms).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestStats {
+    /// The request's name.
+    pub name: String,
+    /// Requests made.
+    pub requests: u64,
+    /// Requests counted in `http_req_failed`.
+    pub failures: u64,
+    /// Requests per second over the run.
+    pub rps: f64,
+    /// Mean duration.
+    pub avg: f64,
+    /// Fastest.
+    pub min: f64,
+    /// Median.
+    pub med: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Slowest.
+    pub max: f64,
+}
+
+/// Failures of one kind for one request name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorCount {
+    /// The failure kind: `timeout`, `connect`, `reset`, `status_503`…
+    pub kind: String,
+    /// The request name.
+    pub name: String,
+    /// How many.
+    pub count: u64,
+}
+
+/// Facts about the run itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// The plan's name.
+    pub plan: String,
+    /// Start, RFC 3339 UTC.
+    pub started_at: String,
+    /// Wall time in seconds.
+    pub duration_secs: f64,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Why it ended early, if it did.
+    pub interruption: Option<String>,
+    /// The scenarios.
+    pub scenarios: Vec<ScenarioSummary>,
+    /// Most VUs active at once.
+    pub max_vus: u64,
+    /// Samples lost to a full channel (0 unless the generator was overloaded).
+    pub dropped_samples: u64,
+}
+
+/// Tool identification in the results file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tool {
+    /// Always `stampede`.
+    pub name: String,
+    /// The version that wrote the file.
+    pub version: String,
+}
+
+/// What the caller measured, handed over to build a [`Summary`].
+#[derive(Debug)]
+pub struct SummaryInput {
+    /// Plan name.
+    pub plan: String,
+    /// Wall-clock start.
+    pub started_at: SystemTime,
+    /// How long it ran.
+    pub duration: Duration,
+    /// Aggregated metrics.
+    pub snapshot: Snapshot,
+    /// Threshold results.
+    pub thresholds: Vec<ThresholdResult>,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Why it ended early.
+    pub interruption: Option<String>,
+    /// Scenarios as planned.
+    pub scenarios: Vec<ScenarioSummary>,
+    /// Peak active VUs.
+    pub max_vus: u64,
+    /// Dropped samples.
+    pub dropped_samples: u64,
+}
+
+/// The whole results file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Summary {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Who wrote it.
+    pub tool: Tool,
+    /// Facts about the run.
+    pub run: RunInfo,
+    /// Threshold results, in plan order.
+    pub thresholds: Vec<ThresholdResult>,
+    /// Checks with pass/fail counts.
+    pub checks: Vec<CheckResult>,
+    /// Per-request-name table.
+    pub requests: Vec<RequestStats>,
+    /// Errors by kind and request name, most frequent first.
+    pub errors: Vec<ErrorCount>,
+    /// k6's summary-export view: `metrics.<name>.{count, rate, avg, min, med, max, "p(90)", …}`
+    /// and, for metrics with thresholds, `thresholds: {"p(95)<500": {"ok": true}}`.
+    pub metrics: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+    /// The exact aggregated data (histograms, per-second series) for merging and comparing.
+    pub snapshot: Snapshot,
+}
+
+impl Summary {
+    /// Builds the summary from what a run measured.
+    pub fn new(input: SummaryInput) -> Summary {
+        let duration_secs = input.duration.as_secs_f64();
+        let metrics = k6_view(&input.snapshot, &input.thresholds);
+        let requests = request_table(&input.snapshot, duration_secs);
+        let errors = error_table(&input.snapshot);
+        let checks = check_table(&input.snapshot);
+        Summary {
+            schema_version: SCHEMA_VERSION,
+            tool: Tool { name: "stampede".into(), version: env!("CARGO_PKG_VERSION").into() },
+            run: RunInfo {
+                plan: input.plan,
+                started_at: rfc3339(input.started_at),
+                duration_secs,
+                verdict: input.verdict,
+                interruption: input.interruption,
+                scenarios: input.scenarios,
+                max_vus: input.max_vus,
+                dropped_samples: input.dropped_samples,
+            },
+            thresholds: input.thresholds,
+            checks,
+            requests,
+            errors,
+            metrics,
+            snapshot: input.snapshot,
+        }
+    }
+
+    /// Serializes to pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("summary serializes")
+    }
+
+    /// Reads a results file, checking its schema version.
+    pub fn from_json(text: &str) -> Result<Summary, ReportError> {
+        let value: serde_json::Value = serde_json::from_str(text)?;
+        let found = value.get("schema_version").and_then(|v| v.as_u64()).unwrap_or(0) as u32;
+        if found != SCHEMA_VERSION {
+            return Err(ReportError::Version { found, expected: SCHEMA_VERSION });
+        }
+        Ok(serde_json::from_value(value)?)
+    }
+
+    /// A value of the k6 view, e.g. `value("http_req_duration", "p(95)")`.
+    pub fn value(&self, metric: &str, stat: &str) -> Option<f64> {
+        self.metrics.get(metric)?.get(stat)?.as_f64()
+    }
+}
+
+fn k6_view(
+    snapshot: &Snapshot,
+    thresholds: &[ThresholdResult],
+) -> BTreeMap<String, serde_json::Map<String, serde_json::Value>> {
+    let mut out = BTreeMap::new();
+    for (key, m) in &snapshot.metrics {
+        let mut obj = serde_json::Map::new();
+        obj.insert("type".into(), serde_json::to_value(m.kind).expect("kind serializes"));
+        obj.insert("contains".into(), serde_json::to_value(m.value_type).expect("type serializes"));
+        for (stat, v) in &m.values {
+            if v.is_finite() {
+                obj.insert(stat.clone(), serde_json::json!(v));
+            }
+        }
+        let mine: serde_json::Map<String, serde_json::Value> = thresholds
+            .iter()
+            .filter(|t| &t.metric == key)
+            .map(|t| (t.expr.clone(), serde_json::json!({ "ok": t.ok })))
+            .collect();
+        if !mine.is_empty() {
+            obj.insert("thresholds".into(), serde_json::Value::Object(mine));
+        }
+        out.insert(key.clone(), obj);
+    }
+    out
+}
+
+/// The base name of a metric key (`http_reqs{name:x}` → `http_reqs`).
+fn base_name(key: &str) -> &str {
+    key.split('{').next().unwrap_or(key)
+}
+
+fn request_table(snapshot: &Snapshot, duration_secs: f64) -> Vec<RequestStats> {
+    let mut rows = Vec::new();
+    for (key, m) in &snapshot.metrics {
+        if base_name(key) != "http_req_duration" || m.tags.len() != 1 {
+            continue;
+        }
+        let Some(name) = m.tags.get("name") else { continue };
+        let sub = |metric: &str| snapshot.metrics.get(&format!("{metric}{{name:{name}}}"));
+        let requests = sub("http_reqs").and_then(|r| r.values.get("count")).copied().unwrap_or(0.0) as u64;
+        let failures = sub("http_req_failed").and_then(|r| r.values.get("passes")).copied().unwrap_or(0.0) as u64;
+        let v = |stat: &str| m.values.get(stat).copied().unwrap_or(f64::NAN);
+        rows.push(RequestStats {
+            name: name.clone(),
+            requests,
+            failures,
+            rps: if duration_secs > 0.0 { requests as f64 / duration_secs } else { 0.0 },
+            avg: v("avg"),
+            min: v("min"),
+            med: v("med"),
+            p90: v("p(90)"),
+            p95: v("p(95)"),
+            p99: v("p(99)"),
+            max: v("max"),
+        });
+    }
+    rows
+}
+
+fn error_table(snapshot: &Snapshot) -> Vec<ErrorCount> {
+    let mut counts: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for tc in &snapshot.tag_counts {
+        if tc.metric != "http_reqs" {
+            continue;
+        }
+        if let Some(kind) = tc.tags.get("error") {
+            let name = tc.tags.get("name").cloned().unwrap_or_default();
+            *counts.entry((kind.clone(), name)).or_default() += tc.count.unwrap_or(0.0) as u64;
+        }
+    }
+    let mut rows: Vec<ErrorCount> =
+        counts.into_iter().map(|((kind, name), count)| ErrorCount { kind, name, count }).collect();
+    rows.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.kind.cmp(&b.kind)));
+    rows
+}
+
+fn check_table(snapshot: &Snapshot) -> Vec<CheckResult> {
+    let mut counts: BTreeMap<(Option<String>, String), (u64, u64)> = BTreeMap::new();
+    for tc in &snapshot.tag_counts {
+        if tc.metric != "checks" {
+            continue;
+        }
+        let Some(check) = tc.tags.get("check") else { continue };
+        let entry = counts.entry((tc.tags.get("name").cloned(), check.clone())).or_default();
+        let (passes, total) = (tc.passes.unwrap_or(0), tc.total.unwrap_or(0));
+        entry.0 += passes;
+        entry.1 += total.saturating_sub(passes);
+    }
+    counts
+        .into_iter()
+        .map(|((request, name), (passes, fails))| CheckResult { name, request, passes, fails })
+        .collect()
+}
+
+/// Formats a time as RFC 3339 UTC with millisecond precision.
+pub(crate) fn rfc3339(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+/// Whether a metric kind is a trend (helper for renderers).
+pub(crate) fn is_trend(kind: MetricKind) -> bool {
+    kind == MetricKind::Trend
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_formats_known_instants() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let t = UNIX_EPOCH + Duration::from_millis(1_764_000_000_123);
+        assert_eq!(rfc3339(t), "2025-11-24T16:00:00.123Z");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
+        assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn verdicts_map_to_k6_exit_codes() {
+        assert_eq!(Verdict::Passed.exit_code(), 0);
+        assert_eq!(Verdict::Failed.exit_code(), 99);
+        assert_eq!(Verdict::Aborted.exit_code(), 99);
+        assert_eq!(Verdict::Interrupted.exit_code(), 130);
+    }
+}

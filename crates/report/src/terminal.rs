@@ -1,0 +1,195 @@
+//! The end-of-test summary for the terminal: verdict first, then what explains it.
+
+use std::fmt::Write;
+
+use stampede_metrics::{MetricKind, ValueType};
+
+use crate::summary::is_trend;
+use crate::{Summary, Verdict, format_bytes, format_ms};
+
+/// Renders the summary as plain text (UTF-8 marks, no colour codes).
+pub fn render(s: &Summary) -> String {
+    let mut out = String::new();
+    let w = &mut out;
+    let _ = writeln!(
+        w,
+        "\n  stampede · {} · {:.1}s · max {} VUs",
+        s.run.plan, s.run.duration_secs, s.run.max_vus
+    );
+    let failed = s.thresholds.iter().filter(|t| !t.ok).count();
+    let mark = if s.run.verdict == Verdict::Passed { '✓' } else { '✗' };
+    let detail = match s.run.verdict {
+        Verdict::Passed if s.thresholds.is_empty() => "no thresholds defined".to_string(),
+        Verdict::Passed => format!("all {} thresholds held", s.thresholds.len()),
+        Verdict::Failed => format!("{failed} of {} thresholds crossed", s.thresholds.len()),
+        Verdict::Aborted => format!("aborted: {}", s.run.interruption.as_deref().unwrap_or("threshold crossed")),
+        Verdict::Interrupted => "interrupted; results are partial".to_string(),
+    };
+    let _ = writeln!(w, "\n  {mark} {}  ({detail})", s.run.verdict.label());
+
+    if !s.thresholds.is_empty() {
+        let _ = writeln!(w, "\n  THRESHOLDS");
+        for t in &s.thresholds {
+            let observed = t.observed.map_or_else(|| "no data".to_string(), |v| format_stat(s, &t.metric, &t.expr, v));
+            let _ = writeln!(
+                w,
+                "    {} {:<40} {:<16} observed {}",
+                if t.ok { '✓' } else { '✗' },
+                t.metric,
+                t.expr,
+                observed
+            );
+        }
+    }
+
+    if !s.checks.is_empty() {
+        let passes: u64 = s.checks.iter().map(|c| c.passes).sum();
+        let fails: u64 = s.checks.iter().map(|c| c.fails).sum();
+        let _ = writeln!(w, "\n  CHECKS  {}  ✓ {passes}  ✗ {fails}", pct(passes, passes + fails));
+        for c in &s.checks {
+            let label = match &c.request {
+                Some(r) => format!("{r} › {}", c.name),
+                None => c.name.clone(),
+            };
+            let _ = writeln!(
+                w,
+                "    {} {:<52} {:>8}  ✓ {}  ✗ {}",
+                if c.fails == 0 { '✓' } else { '✗' },
+                label,
+                pct(c.passes, c.passes + c.fails),
+                c.passes,
+                c.fails
+            );
+        }
+    }
+
+    if !s.requests.is_empty() {
+        let _ = writeln!(w, "\n  REQUESTS");
+        let _ = writeln!(
+            w,
+            "    {:<28} {:>8} {:>7} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "name", "reqs", "fail", "req/s", "avg", "min", "med", "p90", "p95", "p99", "max"
+        );
+        for r in &s.requests {
+            let _ = writeln!(
+                w,
+                "    {:<28} {:>8} {:>7} {:>8.1} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                truncate(&r.name, 28),
+                r.requests,
+                r.failures,
+                r.rps,
+                format_ms(r.avg),
+                format_ms(r.min),
+                format_ms(r.med),
+                format_ms(r.p90),
+                format_ms(r.p95),
+                format_ms(r.p99),
+                format_ms(r.max)
+            );
+        }
+    }
+
+    if !s.errors.is_empty() {
+        let total: u64 = s.errors.iter().map(|e| e.count).sum();
+        let _ = writeln!(w, "\n  ERRORS  {total} in all");
+        for e in &s.errors {
+            let _ = writeln!(w, "    {:<14} {:<28} {:>8}  {}", e.kind, truncate(&e.name, 28), e.count, pct(e.count, total));
+        }
+    }
+
+    let sent = s.value("data_sent", "count").unwrap_or(0.0);
+    let received = s.value("data_received", "count").unwrap_or(0.0);
+    let secs = s.run.duration_secs.max(1e-9);
+    let _ = writeln!(
+        w,
+        "\n  DATA    sent {} ({}/s)   received {} ({}/s)",
+        format_bytes(sent),
+        format_bytes(sent / secs),
+        format_bytes(received),
+        format_bytes(received / secs)
+    );
+    if s.run.dropped_samples > 0 {
+        let _ = writeln!(
+            w,
+            "  WARNING {} samples were dropped: the generator could not keep up; figures are incomplete",
+            s.run.dropped_samples
+        );
+    }
+
+    let _ = writeln!(w, "\n  METRICS");
+    let with_thresholds: Vec<&str> = s.thresholds.iter().map(|t| t.metric.as_str()).collect();
+    for (key, m) in &s.snapshot.metrics {
+        let is_sub = key.contains('{');
+        if is_sub && !with_thresholds.contains(&key.as_str()) {
+            continue;
+        }
+        let indent = if is_sub { "      " } else { "    " };
+        let label = format!("{indent}{key}");
+        let dots = ".".repeat(48usize.saturating_sub(label.chars().count()).max(2));
+        let _ = writeln!(w, "{label}{dots}: {}", metric_line(m.kind, m.value_type, &m.values, secs));
+    }
+    out
+}
+
+fn metric_line(
+    kind: MetricKind,
+    value_type: ValueType,
+    values: &std::collections::BTreeMap<String, f64>,
+    secs: f64,
+) -> String {
+    let v = |k: &str| values.get(k).copied().unwrap_or(0.0);
+    let fmt = |x: f64| match value_type {
+        ValueType::Time => format_ms(x),
+        ValueType::Data => format_bytes(x),
+        ValueType::Default => trim_number(x),
+    };
+    match kind {
+        _ if is_trend(kind) => ["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)"]
+            .iter()
+            .map(|k| format!("{k}={}", fmt(v(k))))
+            .collect::<Vec<_>>()
+            .join(" "),
+        MetricKind::Counter => {
+            let count = v("count");
+            match value_type {
+                ValueType::Data => format!("{} {}/s", format_bytes(count), format_bytes(count / secs)),
+                _ => format!("{} {:.2}/s", trim_number(count), count / secs),
+            }
+        }
+        MetricKind::Rate => {
+            let (passes, fails) = (v("passes") as u64, v("fails") as u64);
+            format!("{}  ✓ {passes}  ✗ {fails}", pct(passes, passes + fails))
+        }
+        _ => format!("{} min={} max={}", fmt(v("value")), fmt(v("min")), fmt(v("max"))),
+    }
+}
+
+/// Formats a threshold's observed value in the unit of its statistic.
+fn format_stat(s: &Summary, metric: &str, expr: &str, v: f64) -> String {
+    let time = s.snapshot.metrics.get(metric).is_some_and(|m| m.value_type == ValueType::Time);
+    let stat = expr.trim_start();
+    if stat.starts_with("rate") && s.snapshot.metrics.get(metric).is_some_and(|m| m.kind == MetricKind::Rate) {
+        format!("{:.2}%", v * 100.0)
+    } else if time && !stat.starts_with("count") {
+        format_ms(v)
+    } else {
+        trim_number(v)
+    }
+}
+
+fn pct(part: u64, total: u64) -> String {
+    if total == 0 { "-".to_string() } else { format!("{:.2}%", part as f64 * 100.0 / total as f64) }
+}
+
+fn trim_number(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 { format!("{x:.0}") } else { format!("{x:.2}") }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let cut: String = s.chars().take(max - 1).collect();
+        format!("{cut}…")
+    }
+}
