@@ -26,7 +26,11 @@ const EXIT_USAGE: u8 = 2;
 const EXIT_FAILURE: u8 = 1;
 
 #[derive(Parser, Debug)]
-#[command(name = "stampede", version, about = "Load testing from a declarative plan: HTTP/1.1, HTTP/2, truthful numbers.")]
+#[command(
+    name = "stampede",
+    version,
+    about = "Load testing from a declarative plan: HTTP/1.1, HTTP/2, truthful numbers."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -168,7 +172,11 @@ fn validate(args: ValidateArgs) -> ExitCode {
 }
 
 async fn demo(args: DemoArgs) -> ExitCode {
-    let config = stampede_demo::DemoConfig { latency: args.latency, rate_limit: args.rate_limit, ..Default::default() };
+    let config = stampede_demo::DemoConfig {
+        latency: args.latency,
+        rate_limit: args.rate_limit,
+        ..Default::default()
+    };
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
     let server = match stampede_demo::DemoServer::start(addr, config).await {
         Ok(s) => s,
@@ -193,10 +201,11 @@ async fn run(args: RunArgs) -> ExitCode {
 
 async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
     let demo = if args.demo {
-        let server = stampede_demo::DemoServer::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), Default::default())
-            .await
-            .context("cannot start the demo target")
-            .map_err(Failure::run)?;
+        let server =
+            stampede_demo::DemoServer::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), Default::default())
+                .await
+                .context("cannot start the demo target")
+                .map_err(Failure::run)?;
         Some(server)
     } else {
         None
@@ -246,7 +255,9 @@ fn load_plan(args: &RunArgs, target: Option<String>) -> Result<Plan, Failure> {
             let duration = args.duration.unwrap_or(Duration::from_secs(10));
             Plan::quick(&url, vus, duration).map_err(Failure::usage)
         }
-        (None, None) => Err(Failure::usage(anyhow::anyhow!("give a plan file, or --url URL for a quick test"))),
+        (None, None) => {
+            Err(Failure::usage(anyhow::anyhow!("give a plan file, or --url URL for a quick test")))
+        }
     }
 }
 

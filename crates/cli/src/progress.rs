@@ -23,7 +23,11 @@ pub async fn draw(mut rx: watch::Receiver<LiveStats>) {
             s.error_rate * 100.0,
             p95,
             s.iterations,
-            if s.failing_thresholds > 0 { format!("  ✗ {} thresholds", s.failing_thresholds) } else { String::new() }
+            if s.failing_thresholds > 0 {
+                format!("  ✗ {} thresholds", s.failing_thresholds)
+            } else {
+                String::new()
+            }
         );
         let _ = write!(stdout, "{line}\x1b[K");
         let _ = stdout.flush();

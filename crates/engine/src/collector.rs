@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use stampede_metrics::{Aggregator, MetricId, Registry, Sample, Snapshot, Stat, SubMetricId, TagSetId, builtin};
+use stampede_metrics::{
+    Aggregator, MetricId, Registry, Sample, Snapshot, Stat, SubMetricId, TagSetId, builtin,
+};
 use stampede_plan::{Plan, ThresholdRule};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
@@ -80,7 +82,8 @@ pub(crate) async fn run(setup: CollectorSetup) -> CollectorOutcome {
     let CollectorSetup { mut rx, registry, plan, epoch, counts, kill, live } = setup;
     let mut agg = Aggregator::new(registry.clone());
     let rules = compile_rules(&plan, &registry, &mut agg);
-    let planned = plan.scenarios.iter().map(|s| s.start_time + s.executor.duration()).max().unwrap_or_default();
+    let planned =
+        plan.scenarios.iter().map(|s| s.start_time + s.executor.duration()).max().unwrap_or_default();
 
     let mut tick = tokio::time::interval_at(epoch + Duration::from_secs(1), Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

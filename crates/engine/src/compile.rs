@@ -47,13 +47,12 @@ pub(crate) fn compile(
                     other => unreachable!("control step without an interpreter: {other:?}"),
                 },
                 Some(name) => {
-                    let (slot, protocol) = protocols
-                        .iter()
-                        .enumerate()
-                        .find(|(_, p)| p.name() == name)
-                        .ok_or_else(|| EngineError::UnknownProtocol {
-                            scenario: scenario.name.clone(),
-                            protocol: name.to_string(),
+                    let (slot, protocol) =
+                        protocols.iter().enumerate().find(|(_, p)| p.name() == name).ok_or_else(|| {
+                            EngineError::UnknownProtocol {
+                                scenario: scenario.name.clone(),
+                                protocol: name.to_string(),
+                            }
                         })?;
                     let cx = CompileContext { plan, scenario, registry, slot: SessionSlot(slot) };
                     let action = protocol

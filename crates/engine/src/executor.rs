@@ -22,10 +22,9 @@ pub struct VuChange {
 /// exactly at the stage's end. A zero-length stage jumps at once.
 pub fn vu_schedule(executor: &Executor) -> Vec<VuChange> {
     match executor {
-        Executor::ConstantVus { vus, duration } => vec![
-            VuChange { at: Duration::ZERO, vus: vus.get() },
-            VuChange { at: *duration, vus: 0 },
-        ],
+        Executor::ConstantVus { vus, duration } => {
+            vec![VuChange { at: Duration::ZERO, vus: vus.get() }, VuChange { at: *duration, vus: 0 }]
+        }
         Executor::RampingVus { start_vus, stages, .. } => ramp(*start_vus, stages),
     }
 }
@@ -129,7 +128,11 @@ mod tests {
     #[test]
     fn seven_stage_profile_peaks_at_100() {
         let stages = [s(120, 10), s(300, 10), s(120, 50), s(300, 50), s(120, 100), s(180, 100), s(120, 0)];
-        let e = Executor::RampingVus { start_vus: 0, stages: stages.to_vec(), graceful_ramp_down: Duration::ZERO };
+        let e = Executor::RampingVus {
+            start_vus: 0,
+            stages: stages.to_vec(),
+            graceful_ramp_down: Duration::ZERO,
+        };
         let sched = vu_schedule(&e);
         assert_eq!(sched.iter().map(|c| c.vus).max(), Some(100));
         assert_eq!(vus_at(&sched, Duration::from_secs(420)), 10);

@@ -162,12 +162,7 @@ impl Engine {
 
     /// Total planned time: the longest scenario's start + duration + graceful stop.
     pub fn planned_duration(&self) -> Duration {
-        self.plan
-            .scenarios
-            .iter()
-            .map(|s| s.start_time + s.executor.duration())
-            .max()
-            .unwrap_or_default()
+        self.plan.scenarios.iter().map(|s| s.start_time + s.executor.duration()).max().unwrap_or_default()
     }
 
     /// Runs the plan to its end (or until cancelled or aborted).

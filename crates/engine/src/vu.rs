@@ -124,7 +124,14 @@ pub(crate) async fn run(engine: Engine, options: RunOptions) -> RunResult {
         live: options.live,
     }));
 
-    let factory = VuFactory { epoch, tx, registry: registry.clone(), stats: stats.clone(), counts: counts.clone(), slots: compiled.slots };
+    let factory = VuFactory {
+        epoch,
+        tx,
+        registry: registry.clone(),
+        stats: stats.clone(),
+        counts: counts.clone(),
+        slots: compiled.slots,
+    };
     let mut controllers = Vec::with_capacity(plan.scenarios.len());
     for (scenario, compiled) in plan.scenarios.iter().zip(&compiled.scenarios) {
         let controller = ScenarioController {
@@ -191,7 +198,8 @@ impl ScenarioController {
             stampede_plan::Executor::RampingVus { graceful_ramp_down, .. } => *graceful_ramp_down,
             _ => self.scenario.graceful_stop,
         };
-        let mut tags: Vec<(Arc<str>, Arc<str>)> = vec![(Arc::from("scenario"), Arc::from(self.scenario.name.as_str()))];
+        let mut tags: Vec<(Arc<str>, Arc<str>)> =
+            vec![(Arc::from("scenario"), Arc::from(self.scenario.name.as_str()))];
         tags.extend(self.scenario.tags.iter().map(|(k, v)| (Arc::from(k.as_str()), Arc::from(v.as_str()))));
         let iteration_tags = self.factory.registry.intern(&tags);
         let identity_tags: Arc<[(Arc<str>, Arc<str>)]> = tags.into();
@@ -221,7 +229,11 @@ impl ScenarioController {
             let target = change.vus as usize;
             while running.len() < target {
                 let vu = idle.pop().unwrap_or_else(|| {
-                    self.factory.make(|id| VuIdentity { id, scenario: scenario_name.clone(), tags: identity_tags.clone() })
+                    self.factory.make(|id| VuIdentity {
+                        id,
+                        scenario: scenario_name.clone(),
+                        tags: identity_tags.clone(),
+                    })
                 });
                 let signal = StopSignal::new();
                 let join = tokio::spawn(vu_loop(VuLoop {

@@ -40,7 +40,12 @@ impl Protocol for Fake {
             None => (path, false),
         };
         let ms: u64 = path.trim_start_matches("/sleep/").parse().expect("/sleep/<ms>");
-        Ok(Arc::new(FakeAction { sleep: Duration::from_millis(ms), fail, log: self.log.clone(), start: self.start }))
+        Ok(Arc::new(FakeAction {
+            sleep: Duration::from_millis(ms),
+            fail,
+            log: self.log.clone(),
+            start: self.start,
+        }))
     }
 }
 
@@ -139,7 +144,11 @@ scenarios:
 
     let (cut, _) = run_plan(&yaml("1s"), CancellationToken::new()).await;
     assert_eq!(cut.snapshot.stat("iterations", stampede_metrics::Stat::Count).unwrap_or(0.0), 0.0);
-    assert!(cut.duration < Duration::from_millis(2500), "hard stop at 1 s + 1 s grace, took {:?}", cut.duration);
+    assert!(
+        cut.duration < Duration::from_millis(2500),
+        "hard stop at 1 s + 1 s grace, took {:?}",
+        cut.duration
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -179,7 +188,11 @@ thresholds:
     - { threshold: "rate<0.01", abort_on_fail: true, delay_abort_eval: 3s }
 "#;
     let (result, _) = run_plan(yaml, CancellationToken::new()).await;
-    assert!(matches!(result.interruption, Some(Interruption::ThresholdAbort { .. })), "{:?}", result.interruption);
+    assert!(
+        matches!(result.interruption, Some(Interruption::ThresholdAbort { .. })),
+        "{:?}",
+        result.interruption
+    );
     assert!(result.duration >= Duration::from_secs(3), "not before delay_abort_eval");
     assert!(result.duration < Duration::from_secs(6), "stopped early: {:?}", result.duration);
     assert!(!result.thresholds_passed());

@@ -12,12 +12,43 @@
 //! sample channel.
 #![warn(missing_docs)]
 
+mod aggregator;
 mod registry;
 mod sample;
+mod series;
+mod sink;
+mod snapshot;
+
+pub use aggregator::{Aggregator, AggregatorConfig, AutoSubmetric, SubMetricId};
+pub use series::{Series, SeriesColumns, TrendSeries};
+pub use snapshot::{MetricSnapshot, Snapshot, TagCount};
 
 pub use registry::{
     MetricError, MetricId, MetricInfo, MetricKind, Registry, TagSet, TagSetId, ValueType, builtin,
 };
 pub use sample::Sample;
 pub mod threshold;
-pub use threshold::{CmpOp, Stat, ThresholdExpr, ThresholdParseError};
+pub use threshold::{CmpOp, MetricKey, Stat, ThresholdExpr, ThresholdParseError};
+
+/// Errors of aggregation results.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MetricsError {
+    /// Two snapshots disagree on what a metric is.
+    #[error("metric {key} is a {left} in one snapshot and a {right} in the other")]
+    KindMismatch {
+        /// The metric's key.
+        key: String,
+        /// Its kind in the snapshot merged into.
+        left: MetricKind,
+        /// Its kind in the other snapshot.
+        right: MetricKind,
+    },
+    /// A serialized histogram does not decode, or does not merge.
+    #[error("histogram of {key} is not valid: {reason}")]
+    Histogram {
+        /// The metric's key.
+        key: String,
+        /// What went wrong.
+        reason: String,
+    },
+}

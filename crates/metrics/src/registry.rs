@@ -30,6 +30,17 @@ pub enum MetricKind {
     Trend,
 }
 
+impl std::fmt::Display for MetricKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            MetricKind::Counter => "counter",
+            MetricKind::Gauge => "gauge",
+            MetricKind::Rate => "rate",
+            MetricKind::Trend => "trend",
+        })
+    }
+}
+
 /// What unit a metric's values are in; decides formatting and histogram scaling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -84,9 +95,7 @@ impl TagSet {
 
     /// Whether every `(key, value)` of `filter` is in this set.
     pub fn matches<K: AsRef<str>, V: AsRef<str>>(&self, filter: &[(K, V)]) -> bool {
-        filter
-            .iter()
-            .all(|(k, v)| self.get(k.as_ref()) == Some(v.as_ref()))
+        filter.iter().all(|(k, v)| self.get(k.as_ref()) == Some(v.as_ref()))
     }
 
     /// Number of tags.
@@ -174,9 +183,7 @@ pub mod builtin {
 
     /// Looks up a built-in by name.
     pub fn lookup(name: &str) -> Option<(MetricId, MetricKind, ValueType)> {
-        ALL.iter()
-            .position(|(n, _, _)| *n == name)
-            .map(|i| (MetricId(i as u32), ALL[i].1, ALL[i].2))
+        ALL.iter().position(|(n, _, _)| *n == name).map(|i| (MetricId(i as u32), ALL[i].1, ALL[i].2))
     }
 }
 
@@ -208,19 +215,13 @@ impl Registry {
         for (name, kind, value_type) in builtin::ALL {
             let name: Arc<str> = Arc::from(*name);
             let id = MetricId(inner.metrics.len() as u32);
-            inner.metrics.push(MetricInfo {
-                name: name.clone(),
-                kind: *kind,
-                value_type: *value_type,
-            });
+            inner.metrics.push(MetricInfo { name: name.clone(), kind: *kind, value_type: *value_type });
             inner.by_name.insert(name, id);
         }
         let empty = Arc::new(TagSet::default());
         inner.tagsets.push(empty.clone());
         inner.tag_index.insert(empty, TagSetId::EMPTY);
-        Registry {
-            inner: RwLock::new(inner),
-        }
+        Registry { inner: RwLock::new(inner) }
     }
 
     /// Registers a metric, or returns the id of the same metric registered before.
@@ -247,23 +248,14 @@ impl Registry {
         }
         let name: Arc<str> = Arc::from(name);
         let id = MetricId(inner.metrics.len() as u32);
-        inner.metrics.push(MetricInfo {
-            name: name.clone(),
-            kind,
-            value_type,
-        });
+        inner.metrics.push(MetricInfo { name: name.clone(), kind, value_type });
         inner.by_name.insert(name, id);
         Ok(id)
     }
 
     /// The id of a registered metric.
     pub fn lookup(&self, name: &str) -> Option<MetricId> {
-        self.inner
-            .read()
-            .expect("registry lock poisoned")
-            .by_name
-            .get(name)
-            .copied()
+        self.inner.read().expect("registry lock poisoned").by_name.get(name).copied()
     }
 
     /// What is known about a metric. Panics on an id this registry did not hand out.
@@ -273,11 +265,7 @@ impl Registry {
 
     /// How many metrics are registered; ids are `0..count`.
     pub fn metric_count(&self) -> usize {
-        self.inner
-            .read()
-            .expect("registry lock poisoned")
-            .metrics
-            .len()
+        self.inner.read().expect("registry lock poisoned").metrics.len()
     }
 
     /// Interns a tag set (order of `tags` does not matter).
@@ -287,13 +275,7 @@ impl Registry {
 
     /// Interns an already built tag set.
     pub fn intern_set(&self, set: TagSet) -> TagSetId {
-        if let Some(&id) = self
-            .inner
-            .read()
-            .expect("registry lock poisoned")
-            .tag_index
-            .get(&set)
-        {
+        if let Some(&id) = self.inner.read().expect("registry lock poisoned").tag_index.get(&set) {
             return id;
         }
         let mut inner = self.inner.write().expect("registry lock poisoned");
@@ -314,11 +296,7 @@ impl Registry {
 
     /// How many tag sets are interned; ids are `0..count`.
     pub fn tagset_count(&self) -> usize {
-        self.inner
-            .read()
-            .expect("registry lock poisoned")
-            .tagsets
-            .len()
+        self.inner.read().expect("registry lock poisoned").tagsets.len()
     }
 }
 
@@ -336,10 +314,7 @@ mod tests {
     #[test]
     fn builtins_have_constant_ids() {
         let r = Registry::new();
-        assert_eq!(
-            r.lookup("http_req_duration"),
-            Some(builtin::HTTP_REQ_DURATION)
-        );
+        assert_eq!(r.lookup("http_req_duration"), Some(builtin::HTTP_REQ_DURATION));
         assert_eq!(r.lookup("group_duration"), Some(builtin::GROUP_DURATION));
         assert_eq!(r.info(builtin::CHECKS).kind, MetricKind::Rate);
     }
@@ -358,21 +333,9 @@ mod tests {
     #[test]
     fn conflicting_registration_is_an_error() {
         let r = Registry::new();
-        assert!(
-            r.register("http_reqs", MetricKind::Trend, ValueType::Time)
-                .is_err()
-        );
-        assert!(
-            r.register("1bad", MetricKind::Counter, ValueType::Default)
-                .is_err()
-        );
-        let id = r
-            .register("my_metric", MetricKind::Counter, ValueType::Default)
-            .unwrap();
-        assert_eq!(
-            r.register("my_metric", MetricKind::Counter, ValueType::Default)
-                .unwrap(),
-            id
-        );
+        assert!(r.register("http_reqs", MetricKind::Trend, ValueType::Time).is_err());
+        assert!(r.register("1bad", MetricKind::Counter, ValueType::Default).is_err());
+        let id = r.register("my_metric", MetricKind::Counter, ValueType::Default).unwrap();
+        assert_eq!(r.register("my_metric", MetricKind::Counter, ValueType::Default).unwrap(), id);
     }
 }

@@ -4,6 +4,55 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use crate::error::{Diagnostic, Diagnostics, PlanError};
+
+impl Plan {
+    /// `--vus N` / `--duration D` on the command line: every scenario cut to that many VUs /
+    /// that duration. See [`Executor::scale`].
+    pub fn scale(&mut self, vus: Option<NonZeroU32>, duration: Option<Duration>) {
+        for scenario in &mut self.scenarios {
+            scenario.executor.scale(vus, duration);
+        }
+    }
+
+    /// `stampede run --url URL --vus N --duration D`: a one-scenario plan (`default`,
+    /// constant-vus) with one GET of `url`, named by the URL's path, with no checks.
+    pub fn quick(url: &str, vus: NonZeroU32, duration: Duration) -> Result<Plan, PlanError> {
+        let uri = crate::load::parse_target(url).map_err(|message| {
+            PlanError::Invalid(Diagnostics(vec![Diagnostic {
+                file: "--url".into(),
+                line: 0,
+                column: 0,
+                message,
+            }]))
+        })?;
+        let step = HttpStep {
+            name: uri.path().to_string(),
+            method: http::Method::GET,
+            url: url.to_string(),
+            headers: Vec::new(),
+            body: None,
+            checks: Vec::new(),
+            expected_status: StatusSet::default_expected(),
+            timeout: Defaults::default().timeout,
+        };
+        Ok(Plan {
+            name: "quick".into(),
+            target: None,
+            defaults: Defaults::default(),
+            scenarios: vec![Scenario {
+                name: "default".into(),
+                executor: Executor::ConstantVus { vus, duration },
+                start_time: Duration::ZERO,
+                graceful_stop: Duration::from_secs(30),
+                tags: Vec::new(),
+                flow: Flow { steps: vec![Step::Http(Box::new(step))] },
+            }],
+            thresholds: Vec::new(),
+        })
+    }
+}
+
 /// A validated test plan.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -84,7 +133,7 @@ pub enum Executor {
     },
     /// `ramping-vus`: the number of VUs follows linear stages.
     RampingVus {
-        /// VUs at the start (default 0... or 1 as k6? 0 here, stated in the README).
+        /// VUs at the start (default 0, so a ramp starts from nothing; k6's default is 1).
         start_vus: u32,
         /// The stages, in order; at least one.
         stages: Vec<Stage>,
@@ -110,15 +159,82 @@ impl Executor {
         }
     }
 
+    /// Cuts the executor to `vus` VUs at its peak and `duration` in total.
+    ///
+    /// constant-vus takes both as they are. ramping-vus keeps its shape: stage durations are
+    /// scaled proportionally so that they sum to `duration` (spread evenly if they were all 0s),
+    /// and stage targets and `start_vus` are scaled so that the peak becomes `vus`, rounded,
+    /// with a non-zero target staying at least 1. A ramp whose peak is 0 has no shape to scale
+    /// and keeps its targets.
+    pub fn scale(&mut self, vus: Option<NonZeroU32>, duration: Option<Duration>) {
+        match self {
+            Executor::ConstantVus { vus: v, duration: d } => {
+                if let Some(vus) = vus {
+                    *v = vus;
+                }
+                if let Some(duration) = duration {
+                    *d = duration;
+                }
+            }
+            Executor::RampingVus { start_vus, stages, .. } => {
+                if let Some(duration) = duration {
+                    scale_durations(stages, duration);
+                }
+                let peak = stages.iter().map(|s| s.target).fold(*start_vus, u32::max);
+                if let (Some(vus), true) = (vus, peak > 0) {
+                    let scale = |n: u32| -> u32 {
+                        if n == 0 {
+                            return 0;
+                        }
+                        let scaled =
+                            (u64::from(n) * u64::from(vus.get()) + u64::from(peak) / 2) / u64::from(peak);
+                        u32::try_from(scaled).unwrap_or(u32::MAX).max(1)
+                    };
+                    *start_vus = scale(*start_vus);
+                    for stage in stages.iter_mut() {
+                        stage.target = scale(stage.target);
+                    }
+                }
+            }
+        }
+    }
+
     /// The most VUs this executor ever runs at once.
     pub fn max_vus(&self) -> u32 {
         match self {
             Executor::ConstantVus { vus, .. } => vus.get(),
-            Executor::RampingVus {
-                start_vus, stages, ..
-            } => stages.iter().map(|s| s.target).fold(*start_vus, u32::max),
+            Executor::RampingVus { start_vus, stages, .. } => {
+                stages.iter().map(|s| s.target).fold(*start_vus, u32::max)
+            }
         }
     }
+}
+
+/// Stretches or shrinks `stages` so that they last `total`, keeping their proportions; the
+/// rounding remainder goes to the last stage so that the sum is exact.
+fn scale_durations(stages: &mut [Stage], total: Duration) {
+    let Some(last) = stages.len().checked_sub(1) else { return };
+    let old: u128 = stages.iter().map(|s| s.duration.as_nanos()).sum();
+    let new = total.as_nanos();
+    let mut assigned: u128 = 0;
+    for (i, stage) in stages.iter_mut().enumerate() {
+        let nanos = if i == last {
+            new.saturating_sub(assigned)
+        } else if old == 0 {
+            new / (last as u128 + 1)
+        } else {
+            // Exact in integers; f64 only for durations far beyond any real test.
+            let own = stage.duration.as_nanos();
+            own.checked_mul(new).map_or_else(|| (own as f64 * new as f64 / old as f64) as u128, |p| p / old)
+        };
+        assigned += nanos;
+        stage.duration = nanos_to_duration(nanos);
+    }
+}
+
+fn nanos_to_duration(nanos: u128) -> Duration {
+    let secs = u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX);
+    Duration::new(secs, (nanos % 1_000_000_000) as u32)
 }
 
 /// One linear stage of a ramp: go from the previous target to `target` over `duration`.

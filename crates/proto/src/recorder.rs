@@ -38,20 +38,8 @@ pub struct Recorder {
 
 impl Recorder {
     /// A recorder whose sample times count from `epoch`.
-    pub fn new(
-        epoch: Instant,
-        tx: BatchSender,
-        registry: Arc<Registry>,
-        stats: Arc<RecorderStats>,
-    ) -> Self {
-        Recorder {
-            buf: Vec::with_capacity(BATCH),
-            epoch,
-            last_flush: Instant::now(),
-            tx,
-            registry,
-            stats,
-        }
+    pub fn new(epoch: Instant, tx: BatchSender, registry: Arc<Registry>, stats: Arc<RecorderStats>) -> Self {
+        Recorder { buf: Vec::with_capacity(BATCH), epoch, last_flush: Instant::now(), tx, registry, stats }
     }
 
     /// The registry, to intern tag sets.
@@ -72,12 +60,7 @@ impl Recorder {
     /// Records a sample at `at`.
     pub fn record_at(&mut self, metric: MetricId, tags: TagSetId, at: Instant, value: f64) {
         let time = self.micros(at);
-        self.buf.push(Sample {
-            metric,
-            tags,
-            time,
-            value,
-        });
+        self.buf.push(Sample { metric, tags, time, value });
         if self.buf.len() >= BATCH {
             self.flush();
         }
@@ -106,9 +89,7 @@ impl Recorder {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(batch)) => {
                 if batch.len() >= MAX_BUFFERED {
-                    self.stats
-                        .dropped_samples
-                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    self.stats.dropped_samples.fetch_add(batch.len() as u64, Ordering::Relaxed);
                 } else {
                     self.buf = batch;
                 }
@@ -136,9 +117,7 @@ impl Drop for Recorder {
             let batch = std::mem::take(&mut self.buf);
             if let Err(e) = self.tx.try_send(batch) {
                 if let mpsc::error::TrySendError::Full(b) = e {
-                    self.stats
-                        .dropped_samples
-                        .fetch_add(b.len() as u64, Ordering::Relaxed);
+                    self.stats.dropped_samples.fetch_add(b.len() as u64, Ordering::Relaxed);
                 }
             }
         }

@@ -70,11 +70,7 @@ impl Vu {
 
     /// The protocol session in `slot`, created by `init` on first use. Panics if the slot
     /// holds another type, which would be an engine bug (slots are per protocol).
-    pub fn session<T: Any + Send>(
-        &mut self,
-        slot: crate::SessionSlot,
-        init: impl FnOnce() -> T,
-    ) -> &mut T {
+    pub fn session<T: Any + Send>(&mut self, slot: crate::SessionSlot, init: impl FnOnce() -> T) -> &mut T {
         let entry = &mut self.sessions[slot.0];
         if entry.is_none() {
             *entry = Some(Box::new(init()));

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
-use stampede_metrics::{MetricKind, Snapshot};
+use stampede_metrics::{MetricKind, MetricSnapshot, Snapshot};
 
 use crate::ReportError;
 
@@ -291,15 +291,18 @@ fn base_name(key: &str) -> &str {
 
 fn request_table(snapshot: &Snapshot, duration_secs: f64) -> Vec<RequestStats> {
     let mut rows = Vec::new();
+    // Keyed by `http_reqs{name:…}`: a request that never got a response still has a row.
     for (key, m) in &snapshot.metrics {
-        if base_name(key) != "http_req_duration" || m.tags.len() != 1 {
+        if base_name(key) != "http_reqs" || m.tags.len() != 1 {
             continue;
         }
         let Some(name) = m.tags.get("name") else { continue };
-        let sub = |metric: &str| snapshot.metrics.get(&format!("{metric}{{name:{name}}}"));
-        let requests = sub("http_reqs").and_then(|r| r.values.get("count")).copied().unwrap_or(0.0) as u64;
-        let failures = sub("http_req_failed").and_then(|r| r.values.get("passes")).copied().unwrap_or(0.0) as u64;
-        let v = |stat: &str| m.values.get(stat).copied().unwrap_or(f64::NAN);
+        let sub = |metric: &str| by_name(snapshot, metric, name);
+        let requests = m.values.get("count").copied().unwrap_or(0.0) as u64;
+        let failures =
+            sub("http_req_failed").and_then(|r| r.values.get("passes")).copied().unwrap_or(0.0) as u64;
+        let duration = sub("http_req_duration");
+        let v = |stat: &str| duration.and_then(|d| d.values.get(stat)).copied().unwrap_or(0.0);
         rows.push(RequestStats {
             name: name.clone(),
             requests,
@@ -315,6 +318,16 @@ fn request_table(snapshot: &Snapshot, duration_secs: f64) -> Vec<RequestStats> {
         });
     }
     rows
+}
+
+/// The sub-metric of `metric` whose only tag is `name:<name>`.
+fn by_name<'a>(snapshot: &'a Snapshot, metric: &str, name: &str) -> Option<&'a MetricSnapshot> {
+    snapshot.metrics.iter().find_map(|(key, m)| {
+        (base_name(key) == metric
+            && m.tags.len() == 1
+            && m.tags.get("name").map(String::as_str) == Some(name))
+        .then_some(m)
+    })
 }
 
 fn error_table(snapshot: &Snapshot) -> Vec<ErrorCount> {

@@ -22,7 +22,9 @@ pub fn render(s: &Summary) -> String {
         Verdict::Passed if s.thresholds.is_empty() => "no thresholds defined".to_string(),
         Verdict::Passed => format!("all {} thresholds held", s.thresholds.len()),
         Verdict::Failed => format!("{failed} of {} thresholds crossed", s.thresholds.len()),
-        Verdict::Aborted => format!("aborted: {}", s.run.interruption.as_deref().unwrap_or("threshold crossed")),
+        Verdict::Aborted => {
+            format!("aborted: {}", s.run.interruption.as_deref().unwrap_or("threshold crossed"))
+        }
         Verdict::Interrupted => "interrupted; results are partial".to_string(),
     };
     let _ = writeln!(w, "\n  {mark} {}  ({detail})", s.run.verdict.label());
@@ -30,7 +32,8 @@ pub fn render(s: &Summary) -> String {
     if !s.thresholds.is_empty() {
         let _ = writeln!(w, "\n  THRESHOLDS");
         for t in &s.thresholds {
-            let observed = t.observed.map_or_else(|| "no data".to_string(), |v| format_stat(s, &t.metric, &t.expr, v));
+            let observed =
+                t.observed.map_or_else(|| "no data".to_string(), |v| format_stat(s, &t.metric, &t.expr, v));
             let _ = writeln!(
                 w,
                 "    {} {:<40} {:<16} observed {}",
@@ -93,7 +96,14 @@ pub fn render(s: &Summary) -> String {
         let total: u64 = s.errors.iter().map(|e| e.count).sum();
         let _ = writeln!(w, "\n  ERRORS  {total} in all");
         for e in &s.errors {
-            let _ = writeln!(w, "    {:<14} {:<28} {:>8}  {}", e.kind, truncate(&e.name, 28), e.count, pct(e.count, total));
+            let _ = writeln!(
+                w,
+                "    {:<14} {:<28} {:>8}  {}",
+                e.kind,
+                truncate(&e.name, 28),
+                e.count,
+                pct(e.count, total)
+            );
         }
     }
 
@@ -168,7 +178,8 @@ fn metric_line(
 fn format_stat(s: &Summary, metric: &str, expr: &str, v: f64) -> String {
     let time = s.snapshot.metrics.get(metric).is_some_and(|m| m.value_type == ValueType::Time);
     let stat = expr.trim_start();
-    if stat.starts_with("rate") && s.snapshot.metrics.get(metric).is_some_and(|m| m.kind == MetricKind::Rate) {
+    if stat.starts_with("rate") && s.snapshot.metrics.get(metric).is_some_and(|m| m.kind == MetricKind::Rate)
+    {
         format!("{:.2}%", v * 100.0)
     } else if time && !stat.starts_with("count") {
         format_ms(v)

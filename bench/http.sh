@@ -1,0 +1,384 @@
+#!/usr/bin/env bash
+# HTTP benchmark: what does stampede cost per request next to wrk, and per VU at scale?
+#
+#   bench/http.sh            # compare: wrk vs stampede, same target, same connections
+#   bench/http.sh vus        # stampede's peak RSS (and connect time) at 1,000 and 10,000 VUs
+#
+# This is a measurement, not a test: CI never runs it. See bench/README.md.
+#
+# Settings (environment):
+#   BENCH_DURATION=10s       length of each run (wrk/stampede syntax: 10s, 1m)
+#   BENCH_CONNECTIONS=50     connections / VUs in compare mode
+#   BENCH_VUS="1000 10000"   VU counts in vus mode
+#   BENCH_SERVER_CORE=0      core nginx is pinned to
+#   BENCH_CLIENT_CORE=1      core the load generator is pinned to
+#   BENCH_SKIP_BUILD=1       use the existing binary instead of `cargo build --release`
+#   STAMPEDE_BIN=path        binary to measure (default target/release/stampede)
+#   BENCH_KEEP=1             keep the temp dir (configs, raw outputs) after the run
+set -euo pipefail
+
+MODE=${1:-compare}
+DURATION=${BENCH_DURATION:-10s}
+CONNECTIONS=${BENCH_CONNECTIONS:-50}
+VUS_LIST=${BENCH_VUS:-"1000 10000"}
+SERVER_CORE=${BENCH_SERVER_CORE:-0}
+CLIENT_CORE=${BENCH_CLIENT_CORE:-1}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+STAMPEDE=${STAMPEDE_BIN:-$ROOT/target/release/stampede}
+TIME=/usr/bin/time
+
+case "$MODE" in
+  compare | vus) ;;
+  -h | --help | help)
+    sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    exit 0
+    ;;
+  *)
+    echo "usage: $0 [compare|vus]" >&2
+    exit 2
+    ;;
+esac
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() {
+  printf 'error: %s\n' "$*" >&2
+  exit 1
+}
+
+# --- setup ------------------------------------------------------------------------------------
+
+install_tools() {
+  local missing=()
+  command -v wrk >/dev/null || missing+=(wrk)
+  command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx-light)
+  [[ -x $TIME ]] || missing+=(time)
+  command -v taskset >/dev/null || missing+=(util-linux)
+  command -v ss >/dev/null || missing+=(iproute2)
+  command -v python3 >/dev/null || command -v jq >/dev/null || missing+=(jq)
+  ((${#missing[@]} == 0)) && return 0
+  local sudo=()
+  if ((EUID != 0)); then
+    command -v sudo >/dev/null || die "need root (or sudo) to install: ${missing[*]}"
+    sudo=(sudo)
+  fi
+  log "installing ${missing[*]}"
+  "${sudo[@]}" apt-get update
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y "${missing[@]}"
+}
+
+NGINX=
+TMP=
+NGINX_PID=
+PORT=
+
+cleanup() {
+  if [[ -n $NGINX_PID ]] && kill -0 "$NGINX_PID" 2>/dev/null; then
+    kill -TERM "$NGINX_PID" 2>/dev/null || true
+    wait "$NGINX_PID" 2>/dev/null || true
+  fi
+  if [[ -n $TMP && -d $TMP ]]; then
+    if [[ ${BENCH_KEEP:-0} == 1 ]]; then
+      log "kept $TMP"
+    else
+      rm -rf "$TMP"
+    fi
+  fi
+}
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null && return 0
+  # No python3: probe a range; a refused connection means the port is free.
+  local p
+  for p in $(seq 18080 18180); do
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return 0
+    fi
+  done
+  die "no free port found"
+}
+
+# 100-byte body: small enough that the run measures request handling, not copying.
+BODY=$(printf '%*s' 100 '' | tr ' ' x)
+
+start_nginx() {
+  local worker_connections=$1
+  local nofile
+  nofile=$(ulimit -n)
+  # nginx may not raise its own limit past the one it inherits (it fails in containers).
+  [[ $nofile == unlimited ]] && nofile=1048576
+  PORT=$(free_port)
+  mkdir -p "$TMP/nginx"
+  cat >"$TMP/nginx/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/error.log warn;
+worker_rlimit_nofile $nofile;
+events {
+    worker_connections $worker_connections;
+}
+http {
+    access_log off;
+    default_type text/plain;
+    # Both tools keep their connections open; never make them reconnect mid-run.
+    keepalive_requests 100000000;
+    keepalive_timeout 300s;
+    client_body_temp_path $TMP/nginx/body;
+    proxy_temp_path $TMP/nginx/proxy;
+    fastcgi_temp_path $TMP/nginx/fastcgi;
+    uwsgi_temp_path $TMP/nginx/uwsgi;
+    scgi_temp_path $TMP/nginx/scgi;
+    server {
+        listen 127.0.0.1:$PORT;
+        location / {
+            return 200 "$BODY";
+        }
+    }
+}
+EOF
+  taskset -c "$SERVER_CORE" "$NGINX" -p "$TMP/nginx" -e "$TMP/nginx/error.log" \
+    -c "$TMP/nginx/nginx.conf" &
+  NGINX_PID=$!
+  local _
+  for _ in $(seq 1 50); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+      log "nginx on 127.0.0.1:$PORT (pid $NGINX_PID, core $SERVER_CORE, worker_connections $worker_connections)"
+      return 0
+    fi
+    kill -0 "$NGINX_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  cat "$TMP/nginx/error.log" >&2 || true
+  die "nginx did not start"
+}
+
+build_stampede() {
+  if [[ ${BENCH_SKIP_BUILD:-0} == 1 ]]; then
+    log "skipping build, using $STAMPEDE"
+  else
+    log "building stampede (release)"
+    (cd "$ROOT" && cargo build --release -p stampede-cli)
+  fi
+  [[ -x $STAMPEDE ]] || die "no stampede binary at $STAMPEDE"
+}
+
+# --- measurement helpers ----------------------------------------------------------------------
+
+# Requests wrk completed, from its "N requests in 10.00s, ..." line.
+wrk_requests() {
+  awk '/ requests in / { print $1; found = 1 } END { if (!found) print "n/a" }' "$1"
+}
+
+# Requests stampede completed, from its --out JSON (k6's summary shape). Kept in one place so
+# it is easy to adjust if the results file changes: tries .metrics.http_reqs.values.count
+# (k6 handleSummary shape), then .metrics.http_reqs.count (k6 --summary-export shape).
+stampede_requests() {
+  local file=$1
+  [[ -s $file ]] || {
+    echo n/a
+    return 0
+  }
+  if command -v python3 >/dev/null; then
+    python3 - "$file" <<'PY'
+import json, sys
+try:
+    m = json.load(open(sys.argv[1]))["metrics"]["http_reqs"]
+    v = m.get("values", m)
+    print(int(v["count"]))
+except Exception:
+    print("n/a")
+PY
+  else
+    jq -r '(.metrics.http_reqs.values.count // .metrics.http_reqs.count // "n/a") | tostring' \
+      "$file" 2>/dev/null || echo n/a
+  fi
+}
+
+# CPU ticks (user + system) used so far by a process, from /proc/PID/stat.
+proc_ticks() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || {
+    echo 0
+    return 0
+  }
+  # Fields after the ")" closing the command name: utime and stime are the 12th and 13th.
+  awk '{ print $12 + $13 }' <<<"${stat##*) }"
+}
+
+# nginx's worker process (the one doing the work); the master only forks it.
+nginx_worker() {
+  pgrep -P "$NGINX_PID" | head -n1
+}
+
+duration_secs() {
+  local d=$1
+  case "$d" in
+    *ms) awk -v v="${d%ms}" 'BEGIN { print v / 1000 }' ;;
+    *s) echo "${d%s}" ;;
+    *m) awk -v v="${d%m}" 'BEGIN { print v * 60 }' ;;
+    *h) awk -v v="${d%h}" 'BEGIN { print v * 3600 }' ;;
+    *) echo "$d" ;;
+  esac
+}
+
+# Polls established client connections to nginx until `want` exist; prints the seconds it took
+# (or "n/a" if never reached). Runs in the background beside the load generator.
+watch_connections() {
+  local want=$1 out=$2 limit_secs=$3
+  local start now count
+  start=$(date +%s.%N)
+  while :; do
+    count=$(ss -Htn state established "( dport = :$PORT )" 2>/dev/null | wc -l)
+    now=$(date +%s.%N)
+    if ((count >= want)); then
+      awk -v a="$start" -v b="$now" 'BEGIN { printf "%.2f\n", b - a }' >"$out"
+      return 0
+    fi
+    if awk -v a="$start" -v b="$now" -v l="$limit_secs" 'BEGIN { exit !(b - a > l) }'; then
+      echo "n/a (max seen $count)" >"$out"
+      return 0
+    fi
+    sleep 0.05
+  done
+}
+
+# Runs one pinned, timed load generator. Writes "<user> <sys> <maxrss_kb>" to $TMP/<name>.time
+# and "<ticks>" of nginx's CPU over the run to $TMP/<name>.server; returns the tool's status.
+run_measured() {
+  local name=$1
+  shift
+  local worker before after status=0
+  worker=$(nginx_worker)
+  before=$(proc_ticks "$worker")
+  taskset -c "$CLIENT_CORE" "$TIME" -f "%U %S %M" -o "$TMP/$name.time" "$@" \
+    >"$TMP/$name.out" 2>"$TMP/$name.err" || status=$?
+  after=$(proc_ticks "$worker")
+  echo $((after - before)) >"$TMP/$name.server"
+  if ((status != 0)); then
+    log "$name exited with status $status; last lines of its output:"
+    tail -n 5 "$TMP/$name.err" "$TMP/$name.out" >&2 || true
+  fi
+  return 0
+}
+
+CLK_TCK=$(getconf CLK_TCK)
+SECS=
+
+# One table row: name, requests, and the .time/.server files of the run.
+row() {
+  local name=$1 requests=$2
+  local user sys rss server_ticks
+  if [[ -s $TMP/$name.time ]]; then
+    # GNU time prints "Command exited with non-zero status N" first when the tool failed.
+    read -r user sys rss < <(tail -n1 "$TMP/$name.time")
+  else
+    user=0 sys=0 rss=0
+  fi
+  server_ticks=$(cat "$TMP/$name.server" 2>/dev/null || echo 0)
+  awk -v name="$name" -v req="$requests" -v u="$user" -v s="$sys" -v rss="$rss" \
+    -v st="$server_ticks" -v tck="$CLK_TCK" -v secs="$SECS" '
+    BEGIN {
+      cpu = u + s
+      if (req ~ /^[0-9]+$/ && req > 0) {
+        rps = sprintf("%.0f", req / secs); per100k = sprintf("%.3f", cpu / req * 100000)
+      } else { rps = "n/a"; per100k = "n/a" }
+      printf "%-22s %12s %10s %9.2f %14s %10.1f %10.0f%%\n", name, req, rps, cpu, per100k,
+        rss / 1024, st / tck / secs * 100
+    }'
+}
+
+header() {
+  printf '%-22s %12s %10s %9s %14s %10s %11s\n' \
+    tool requests req/s cpu_s cpu_s/100k peak_MiB nginx_cpu
+}
+
+per100k() {
+  local name=$1 requests=$2
+  if ! [[ $requests =~ ^[0-9]+$ ]] || ((requests == 0)); then
+    echo n/a
+    return 0
+  fi
+  local user sys rss
+  read -r user sys rss < <(tail -n1 "$TMP/$name.time")
+  awk -v u="$user" -v s="$sys" -v r="$requests" 'BEGIN { printf "%.6f\n", (u + s) / r * 100000 }'
+}
+
+# --- modes ------------------------------------------------------------------------------------
+
+compare() {
+  start_nginx 4096
+  local url="http://127.0.0.1:$PORT/"
+  log "wrk: $CONNECTIONS connections for $DURATION on core $CLIENT_CORE"
+  run_measured wrk wrk -t1 -c"$CONNECTIONS" -d"$DURATION" "$url"
+  sleep 1
+  log "stampede: $CONNECTIONS VUs for $DURATION on core $CLIENT_CORE"
+  run_measured stampede "$STAMPEDE" run --url "$url" --vus "$CONNECTIONS" \
+    --duration "$DURATION" --quiet --out "$TMP/stampede.json"
+
+  local wrk_req st_req
+  wrk_req=$(wrk_requests "$TMP/wrk.out")
+  st_req=$(stampede_requests "$TMP/stampede.json")
+  echo
+  echo "HTTP/1.1 keep-alive, $CONNECTIONS connections, $DURATION, nginx on core $SERVER_CORE, client on core $CLIENT_CORE"
+  header
+  row wrk "$wrk_req"
+  row stampede "$st_req"
+  local a b
+  a=$(per100k stampede "$st_req")
+  b=$(per100k wrk "$wrk_req")
+  if [[ $a != n/a && $b != n/a ]]; then
+    awk -v a="$a" -v b="$b" 'BEGIN { printf "\nCPU per request, stampede / wrk: %.2fx\n", a / b }'
+  else
+    echo
+    echo "CPU per request, stampede / wrk: n/a (a run did not report its request count)"
+  fi
+  echo "(nginx_cpu near 100% means the server, not the client, set the pace)"
+}
+
+vus() {
+  local soft
+  ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+  soft=$(ulimit -n)
+  log "open files limit: $soft"
+  start_nginx 20000
+  local url="http://127.0.0.1:$PORT/"
+  echo "stampede at scale: $DURATION per run, nginx on core $SERVER_CORE, client on core $CLIENT_CORE"
+  local n rows=()
+  for n in $VUS_LIST; do
+    if ((n + 100 > soft)); then
+      log "skipping $n VUs: open files limit $soft is too low"
+      continue
+    fi
+    log "stampede: $n VUs for $DURATION"
+    watch_connections "$n" "$TMP/vus-$n.connected" "$SECS" &
+    local watcher=$!
+    run_measured "vus-$n" "$STAMPEDE" run --url "$url" --vus "$n" --duration "$DURATION" \
+      --quiet --out "$TMP/vus-$n.json"
+    wait "$watcher" 2>/dev/null || true
+    rows+=("$n")
+    sleep 2 # let the sockets of the last run leave the established state
+  done
+  echo
+  printf '%-22s %12s %10s %9s %14s %10s %11s %14s\n' \
+    tool requests req/s cpu_s cpu_s/100k peak_MiB nginx_cpu all_connected_s
+  for n in "${rows[@]}"; do
+    printf '%s %s\n' "$(row "vus-$n" "$(stampede_requests "$TMP/vus-$n.json")")" \
+      "$(cat "$TMP/vus-$n.connected" 2>/dev/null || echo n/a)"
+  done
+  echo "(all_connected_s: time from launch until port $PORT had one established connection per VU)"
+}
+
+main() {
+  (($(nproc) >= 2)) || log "warning: fewer than 2 cores; server and client share a core"
+  install_tools
+  NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+  TMP=$(mktemp -d "${TMPDIR:-/tmp}/stampede-bench.XXXXXX")
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM
+  SECS=$(duration_secs "$DURATION")
+  build_stampede
+  "$MODE"
+}
+
+main

@@ -1,0 +1,457 @@
+//! A compiled HTTP step and running it once for a VU.
+
+use std::net::IpAddr;
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, HOST, USER_AGENT};
+use http::uri::{Authority, Scheme as UriScheme};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, Version};
+use http_body_util::{BodyExt, Full};
+use rustls::pki_types::ServerName;
+use stampede_metrics::builtin;
+use stampede_plan::{Body, Check, HttpStep, StatusSet};
+use stampede_proto::{
+    Action, BoxFuture, CompileContext, FailureKind, Recorder, SessionSlot, StepOutcome, Vu,
+};
+use tokio::time::{Duration, Instant};
+
+use crate::Error;
+use crate::check;
+use crate::conn::{Conn, ConnPool, Origin, ReqBody, Scheme};
+use crate::failure::classify_hyper;
+use crate::tags::{TagCache, TagKey, TagSource};
+use crate::timeline::{Phase, Timeline};
+use crate::tls::TlsConfigs;
+
+/// Response bodies kept for checks are cut off at this size; the rest is still read and
+/// counted. A load test checks markers in responses, not gigabyte downloads.
+const MAX_KEPT_BODY: usize = 16 * 1024 * 1024;
+
+const USER_AGENT_VALUE: &str = concat!("stampede/", env!("CARGO_PKG_VERSION"));
+
+/// One VU's HTTP state: its connections, a reusable body buffer and its tag cache.
+#[derive(Debug, Default)]
+pub(crate) struct HttpSession {
+    pool: ConnPool,
+    body: Vec<u8>,
+    tags: TagCache,
+}
+
+/// A compiled HTTP step: everything a request needs, computed once at plan load.
+#[derive(Debug)]
+pub(crate) struct HttpAction {
+    index: usize,
+    slot: SessionSlot,
+    name: String,
+    method: Method,
+    origin: Origin,
+    /// `/path?query`, what HTTP/1.1 puts on the request line.
+    uri_origin_form: Uri,
+    /// The absolute URI, from which HTTP/2 takes `:scheme` and `:authority`.
+    uri_absolute: Uri,
+    headers_h1: HeaderMap,
+    headers_h2: HeaderMap,
+    body: Bytes,
+    checks: Vec<Check>,
+    keep_body: bool,
+    expected: StatusSet,
+    timeout: Duration,
+    /// Safe to resend when a reused connection turns out to have been closed by the server.
+    idempotent: bool,
+}
+
+/// What a compile needs from the protocol instance.
+pub(crate) struct CompileEnv<'a> {
+    pub index: usize,
+    pub tls: &'a TlsConfigs,
+}
+
+impl HttpAction {
+    pub(crate) fn compile(
+        step: &HttpStep,
+        cx: &CompileContext<'_>,
+        env: CompileEnv<'_>,
+    ) -> Result<Self, Error> {
+        let defaults = &cx.plan.defaults;
+        let uri = resolve_url(&step.url, cx.plan.target.as_ref())?;
+        let origin = origin_of(&uri, env.tls, defaults)?;
+        let uri_origin_form = Uri::from(
+            uri.path_and_query().cloned().unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
+        );
+
+        let (body, content_type) = match &step.body {
+            None => (Bytes::new(), None),
+            Some(Body::Json(value)) => (
+                Bytes::from(serde_json::to_vec(value).map_err(|e| Error::Body(e.to_string()))?),
+                Some("application/json"),
+            ),
+            Some(Body::Raw(text)) => (Bytes::from(text.clone()), None),
+            Some(Body::Form(pairs)) => {
+                (Bytes::from(form_urlencode(pairs)), Some("application/x-www-form-urlencoded"))
+            }
+        };
+
+        // Step headers replace plan defaults of the same name, and are appended in order
+        // among themselves so that a step can send a header twice.
+        let mut headers = HeaderMap::new();
+        for (name, value) in &defaults.headers {
+            if !step.headers.iter().any(|(n, _)| n == name) {
+                headers.append(name.clone(), value.clone());
+            }
+        }
+        for (name, value) in &step.headers {
+            headers.append(name.clone(), value.clone());
+        }
+        if !headers.contains_key(USER_AGENT) {
+            headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        }
+        if let Some(ct) = content_type {
+            if !headers.contains_key(CONTENT_TYPE) {
+                headers.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
+            }
+        }
+        let mut headers_h2 = headers.clone();
+        for name in ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"] {
+            headers_h2.remove(HeaderName::from_static(name));
+        }
+        let mut headers_h1 = headers;
+        if !headers_h1.contains_key(HOST) {
+            headers_h1.insert(HOST, host_header(&uri)?);
+        }
+
+        Ok(HttpAction {
+            index: env.index,
+            slot: cx.slot,
+            name: step.name.clone(),
+            method: step.method.clone(),
+            origin,
+            uri_origin_form,
+            uri_absolute: uri,
+            headers_h1,
+            headers_h2,
+            body,
+            keep_body: step.checks.iter().any(|c| c.kind.needs_body()),
+            checks: step.checks.clone(),
+            expected: step.expected_status.clone(),
+            timeout: step.timeout,
+            idempotent: step.method.is_idempotent(),
+        })
+    }
+
+    /// The request for one attempt. Cloning the compiled parts is cheap (reference-counted
+    /// bytes) except the header map, which hyper takes by value.
+    fn request(&self, h2: bool) -> Request<ReqBody> {
+        let mut req = Request::new(Full::new(self.body.clone()));
+        *req.method_mut() = self.method.clone();
+        if h2 {
+            *req.version_mut() = Version::HTTP_2;
+            *req.uri_mut() = self.uri_absolute.clone();
+            *req.headers_mut() = self.headers_h2.clone();
+        } else {
+            *req.uri_mut() = self.uri_origin_form.clone();
+            *req.headers_mut() = self.headers_h1.clone();
+        }
+        req
+    }
+
+    async fn run_once(&self, vu: &mut Vu) -> StepOutcome {
+        let start = Instant::now();
+        // Cheap reference-count bumps, so the session can be borrowed alongside.
+        let identity = vu.identity().tags.clone();
+        let group = vu.group.clone();
+        let (session, recorder) = vu.session_and_recorder(self.slot, HttpSession::default);
+
+        let mut t = Timeline::new(start);
+        let exchange = Exchange { pool: &mut session.pool, body: &mut session.body, t: &mut t };
+        let result = match tokio::time::timeout(self.timeout, self.exchange(exchange)).await {
+            Ok(result) => result,
+            Err(_elapsed) => {
+                // The connection is mid-request; HTTP/1 cannot reuse it, and a fresh one is
+                // the predictable choice for HTTP/2 too.
+                session.pool.discard(&self.origin);
+                Err(FailureKind::Timeout)
+            }
+        };
+        let end = Instant::now();
+        t.finish(end);
+
+        let (status, failure) = match result {
+            Ok(status) if self.expected.contains(status) => (Some(status), None),
+            Ok(status) => (Some(status), Some(FailureKind::Status(status))),
+            Err(kind) => (None, Some(kind)),
+        };
+        let body: &[u8] = if status.is_some() { &session.body } else { &[] };
+        let source = TagSource {
+            action: self.index,
+            identity: &identity,
+            name: &self.name,
+            method: self.method.as_str(),
+            checks: &self.checks,
+        };
+        let key = TagKey { status: status.unwrap_or(0), failure, group: &group };
+        let tags = session.tags.get(&source, key, recorder.registry());
+        record(recorder, &t, (tags.request, failure.is_some()), end);
+        check::evaluate(&self.checks, status, body, |i, passed| {
+            recorder.record_at(builtin::CHECKS, tags.checks[i], end, f64::from(u8::from(passed)));
+        });
+
+        vu.last_status = status;
+        StepOutcome { failed: failure.is_some(), status }
+    }
+
+    /// Connects if needed, sends, reads the whole response. On a transport failure the
+    /// connection is dropped; a failure on a *reused* connection before any response byte
+    /// (the server closed it while idle: the keep-alive race every client has) is retried once
+    /// on a fresh connection when the request is idempotent or was not written at all.
+    async fn exchange(&self, x: Exchange<'_>) -> Result<u16, FailureKind> {
+        let Exchange { pool, body, t } = x;
+        let mut retried = false;
+        loop {
+            let conn = pool.checkout(&self.origin, t).await?;
+            let reused = conn.used;
+            conn.used = true;
+            if reused {
+                t.attach(conn.stats.clone());
+                t.set_first_byte_from_reads(!conn.is_h2());
+            }
+            match self.send(conn, body, t).await {
+                Ok(status) => return Ok(status),
+                Err(failure) => {
+                    pool.discard(&self.origin);
+                    let unsent = t.marks().sent.is_none();
+                    let retry = !retried
+                        && reused
+                        && failure.kind == FailureKind::Reset
+                        && !failure.head_received
+                        && (self.idempotent || unsent);
+                    if !retry {
+                        return Err(failure.kind);
+                    }
+                    retried = true;
+                    t.enter_now(Phase::Blocked);
+                }
+            }
+        }
+    }
+
+    async fn send(&self, conn: &mut Conn, body: &mut Vec<u8>, t: &mut Timeline) -> Result<u16, SendFailure> {
+        let layer = conn.layer;
+        let fail = |head_received| {
+            move |e: hyper::Error| SendFailure { kind: classify_hyper(&e, layer), head_received }
+        };
+        conn.ready().await.map_err(fail(false))?;
+        let request = self.request(conn.is_h2());
+        t.start_sending();
+        let response = conn.send(request).await.map_err(fail(false))?;
+        t.sync_io(Instant::now(), true);
+
+        let status = response.status().as_u16();
+        let mut incoming = response.into_body();
+        body.clear();
+        while let Some(frame) = conn.drive(incoming.frame()).await {
+            let frame = frame.map_err(fail(true))?;
+            if let Some(data) = frame.data_ref() {
+                if self.keep_body && body.len() < MAX_KEPT_BODY {
+                    let room = MAX_KEPT_BODY - body.len();
+                    body.extend_from_slice(&data[..data.len().min(room)]);
+                }
+            }
+        }
+        Ok(status)
+    }
+}
+
+impl Action for HttpAction {
+    fn run<'a>(&'a self, vu: &'a mut Vu) -> BoxFuture<'a, StepOutcome> {
+        Box::pin(self.run_once(vu))
+    }
+}
+
+/// The parts of a VU's session an exchange works on.
+struct Exchange<'a> {
+    pool: &'a mut ConnPool,
+    body: &'a mut Vec<u8>,
+    t: &'a mut Timeline,
+}
+
+/// A transport failure of one attempt.
+struct SendFailure {
+    kind: FailureKind,
+    head_received: bool,
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Records the request's samples (all but checks) at `end`. `outcome` is the tag set and
+/// whether the request failed.
+fn record(recorder: &mut Recorder, t: &Timeline, outcome: (stampede_metrics::TagSetId, bool), end: Instant) {
+    let (tags, failed) = outcome;
+    let samples = [
+        (builtin::HTTP_REQS, 1.0),
+        (builtin::HTTP_REQ_FAILED, f64::from(u8::from(failed))),
+        (builtin::HTTP_REQ_DURATION, ms(t.duration())),
+        (builtin::HTTP_REQ_BLOCKED, ms(t.blocked)),
+        (builtin::HTTP_REQ_CONNECTING, ms(t.connecting)),
+        (builtin::HTTP_REQ_TLS_HANDSHAKING, ms(t.tls_handshaking)),
+        (builtin::HTTP_REQ_SENDING, ms(t.sending)),
+        (builtin::HTTP_REQ_WAITING, ms(t.waiting)),
+        (builtin::HTTP_REQ_RECEIVING, ms(t.receiving)),
+        (builtin::DATA_SENT, t.bytes_sent as f64),
+        (builtin::DATA_RECEIVED, t.bytes_received as f64),
+    ];
+    for (metric, value) in samples {
+        recorder.record_at(metric, tags, end, value);
+    }
+}
+
+/// Resolves a step URL: absolute `http(s)://` URLs as they are, anything else relative to the
+/// plan's target, whose path is kept as a prefix (`target: http://h/api` + `/users` →
+/// `http://h/api/users`, as Locust's `host` works).
+fn resolve_url(url: &str, target: Option<&Uri>) -> Result<Uri, Error> {
+    let invalid = |reason: &'static str| Error::InvalidUrl { url: url.to_string(), reason };
+    let has_scheme = url.split_once("://").is_some_and(|(scheme, _)| {
+        !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    });
+    let uri: Uri = if has_scheme {
+        url.parse().map_err(|_| invalid("not a valid url"))?
+    } else {
+        let target = target.ok_or_else(|| Error::NoTarget(url.to_string()))?;
+        let scheme = target.scheme_str().ok_or_else(|| invalid("the plan target has no scheme"))?;
+        let authority = target.authority().ok_or_else(|| invalid("the plan target has no host"))?;
+        let prefix = target.path().trim_end_matches('/');
+        let sep = if url.starts_with('/') || url.starts_with('?') || url.is_empty() { "" } else { "/" };
+        let path = if prefix.is_empty() && url.is_empty() { "/" } else { url };
+        format!("{scheme}://{authority}{prefix}{sep}{path}")
+            .parse()
+            .map_err(|_| invalid("not a valid url once joined to the plan target"))?
+    };
+    match uri.scheme() {
+        Some(s) if *s == UriScheme::HTTP || *s == UriScheme::HTTPS => {}
+        Some(s) => return Err(Error::Scheme(s.to_string())),
+        None => return Err(invalid("no scheme")),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(invalid("no host"));
+    }
+    Ok(uri)
+}
+
+fn origin_of(uri: &Uri, tls: &TlsConfigs, defaults: &stampede_plan::Defaults) -> Result<Origin, Error> {
+    let invalid = |reason: &'static str| Error::InvalidUrl { url: uri.to_string(), reason };
+    let scheme = if uri.scheme() == Some(&UriScheme::HTTPS) { Scheme::Https } else { Scheme::Http };
+    let host = uri.host().ok_or_else(|| invalid("no host"))?.trim_start_matches('[').trim_end_matches(']');
+    let port = uri.port_u16().unwrap_or(match scheme {
+        Scheme::Http => 80,
+        Scheme::Https => 443,
+    });
+    // Only host and port identify the connection: credentials in the URL do not.
+    let authority: Authority = match uri.port() {
+        Some(p) => format!("{}:{}", uri.host().unwrap_or(host), p.as_str()),
+        None => uri.host().unwrap_or(host).to_string(),
+    }
+    .parse()
+    .map_err(|_| invalid("invalid host"))?;
+    let tls = match scheme {
+        Scheme::Http => None,
+        Scheme::Https => {
+            let name = ServerName::try_from(host.to_string())
+                .map_err(|_| invalid("host is not a valid tls server name"))?;
+            let config = tls.get(defaults.insecure_skip_tls_verify, defaults.http_version)?;
+            Some((name, config))
+        }
+    };
+    Ok(Origin {
+        scheme,
+        authority,
+        host: host.into(),
+        port,
+        ip: host.parse::<IpAddr>().ok(),
+        tls,
+        version: defaults.http_version,
+    })
+}
+
+/// `Host` as HTTP/1.1 wants it: host and explicit port, never credentials.
+fn host_header(uri: &Uri) -> Result<HeaderValue, Error> {
+    let authority = uri.authority().map(|a| a.as_str()).unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    HeaderValue::from_str(host_port)
+        .map_err(|_| Error::InvalidUrl { url: uri.to_string(), reason: "host is not a valid header value" })
+}
+
+/// `application/x-www-form-urlencoded` as browsers produce it: unreserved bytes as is,
+/// space as `+`, everything else percent-encoded.
+fn form_urlencode(pairs: &[(String, String)]) -> String {
+    fn encode(out: &mut String, s: &str) {
+        for &b in s.as_bytes() {
+            match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
+                    out.push(char::from(b))
+                }
+                b' ' => out.push('+'),
+                _ => {
+                    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+                    out.push('%');
+                    out.push(char::from(HEX[usize::from(b >> 4)]));
+                    out.push(char::from(HEX[usize::from(b & 0xF)]));
+                }
+            }
+        }
+    }
+    let mut out = String::new();
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        encode(&mut out, k);
+        out.push('=');
+        encode(&mut out, v);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(s: &str) -> Uri {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn relative_urls_join_the_target_keeping_its_path() {
+        let t = target("http://api.local:8080/v1/");
+        let r = |u| resolve_url(u, Some(&t)).unwrap().to_string();
+        assert_eq!(r("/users?id=1"), "http://api.local:8080/v1/users?id=1");
+        assert_eq!(r("users"), "http://api.local:8080/v1/users");
+        let bare = target("https://h");
+        assert_eq!(resolve_url("/", Some(&bare)).unwrap().to_string(), "https://h/");
+        assert_eq!(resolve_url("", Some(&bare)).unwrap().to_string(), "https://h/");
+        assert_eq!(resolve_url("https://other:9/x", Some(&t)).unwrap().to_string(), "https://other:9/x");
+    }
+
+    #[test]
+    fn impossible_urls_are_errors() {
+        assert!(matches!(resolve_url("/x", None), Err(Error::NoTarget(_))));
+        assert!(matches!(resolve_url("ftp://h/x", None), Err(Error::Scheme(_))));
+        assert!(resolve_url("http://", None).is_err());
+        let t = target("http://h");
+        assert!(resolve_url("/a b", Some(&t)).is_err());
+    }
+
+    #[test]
+    fn form_bodies_are_percent_encoded() {
+        let pairs =
+            vec![("user name".to_string(), "a&b=c".to_string()), ("ü".to_string(), "x-y_z.*~".to_string())];
+        assert_eq!(form_urlencode(&pairs), "user+name=a%26b%3Dc&%C3%BC=x-y_z.*%7E");
+    }
+
+    #[test]
+    fn host_header_drops_credentials_and_keeps_the_port() {
+        let uri = target("http://u:p@h:81/x");
+        assert_eq!(host_header(&uri).unwrap(), "h:81");
+        assert_eq!(host_header(&target("http://[::1]/")).unwrap(), "[::1]");
+    }
+}

@@ -1,0 +1,270 @@
+//! Connections: establishing them (timed phase by phase), caching them per VU, and driving
+//! hyper's HTTP/1 connection future inside the VU's own task.
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::task::{Context, Waker};
+
+use bytes::Bytes;
+use http::uri::Authority;
+use http_body_util::Full;
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::ClientConfig;
+use rustls::pki_types::ServerName;
+use stampede_plan::HttpVersion;
+use stampede_proto::FailureKind;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+use crate::failure::{Layer, classify_hyper};
+use crate::io::{Counted, IoStats, MeteredStream, Transport};
+use crate::timeline::{Phase, Timeline};
+
+/// Request body type: every body is fully serialized at compile time.
+pub(crate) type ReqBody = Full<Bytes>;
+type Io = TokioIo<MeteredStream>;
+type H1Driver = http1::Connection<Io, ReqBody>;
+
+/// At most this many origins are kept open per VU; a plan hitting more rotates through them.
+const MAX_CONNS_PER_VU: usize = 8;
+
+/// URL scheme of an origin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    Http,
+    Https,
+}
+
+/// Everything needed to open a connection to one origin, resolved at compile time.
+#[derive(Debug, Clone)]
+pub(crate) struct Origin {
+    pub scheme: Scheme,
+    pub authority: Authority,
+    /// Host without IPv6 brackets, for DNS.
+    pub host: Box<str>,
+    pub port: u16,
+    /// The host, when it is an IP literal (no DNS lookup then).
+    pub ip: Option<IpAddr>,
+    /// TLS: the SNI / verification name and the shared client configuration.
+    pub tls: Option<(ServerName<'static>, Arc<ClientConfig>)>,
+    pub version: HttpVersion,
+}
+
+enum Sender {
+    H1(http1::SendRequest<ReqBody>),
+    H2(http2::SendRequest<ReqBody>),
+}
+
+/// One open connection of a VU.
+pub(crate) struct Conn {
+    scheme: Scheme,
+    authority: Authority,
+    sender: Sender,
+    /// HTTP/1 only: hyper's connection state machine, polled by [`drive`] alongside whatever
+    /// the VU is waiting for. `None` once it finished (the server closed the connection).
+    driver: Option<Pin<Box<H1Driver>>>,
+    pub stats: Arc<IoStats>,
+    pub layer: Layer,
+    /// Whether a request was already sent on it (a failure on a reused connection may be the
+    /// server having closed it while idle, which is worth one retry).
+    pub used: bool,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn")
+            .field("authority", &self.authority)
+            .field("h2", &self.is_h2())
+            .field("used", &self.used)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Conn {
+    pub(crate) fn is_h2(&self) -> bool {
+        matches!(self.sender, Sender::H2(_))
+    }
+
+    /// Whether the connection can take another request. For HTTP/1 the driver is polled once
+    /// with a no-op waker so that hyper notices a FIN the server sent while the VU was idle
+    /// (the driver is not polled between requests); the next real poll registers the VU's waker.
+    fn is_usable(&mut self) -> bool {
+        match &self.sender {
+            Sender::H2(sender) => !sender.is_closed(),
+            Sender::H1(sender) => {
+                let Some(driver) = self.driver.as_mut() else {
+                    return false;
+                };
+                let mut cx = Context::from_waker(Waker::noop());
+                if driver.as_mut().poll(&mut cx).is_ready() {
+                    self.driver = None;
+                    return false;
+                }
+                !sender.is_closed()
+            }
+        }
+    }
+
+    /// Waits until the connection can take a request.
+    pub(crate) async fn ready(&mut self) -> hyper::Result<()> {
+        match &mut self.sender {
+            Sender::H1(sender) => drive(&mut self.driver, sender.ready()).await,
+            Sender::H2(sender) => sender.ready().await,
+        }
+    }
+
+    /// Sends a request and waits for the response head.
+    pub(crate) async fn send(
+        &mut self,
+        req: http::Request<ReqBody>,
+    ) -> hyper::Result<http::Response<hyper::body::Incoming>> {
+        match &mut self.sender {
+            Sender::H1(sender) => drive(&mut self.driver, sender.send_request(req)).await,
+            Sender::H2(sender) => sender.send_request(req).await,
+        }
+    }
+
+    /// Runs `fut` (e.g. reading a body frame) while driving the connection.
+    pub(crate) async fn drive<F: Future>(&mut self, fut: F) -> F::Output {
+        drive(&mut self.driver, fut).await
+    }
+}
+
+/// Polls `fut` to completion while also polling the HTTP/1 connection future, both in the
+/// calling task. The connection goes first so that bytes it reads reach `fut` in the same
+/// wake-up. When the connection finishes (server closed it, or an error it has already handed
+/// to `fut`), `fut` still completes: hyper resolves pending requests and bodies when its
+/// dispatcher goes away.
+async fn drive<F: Future>(driver: &mut Option<Pin<Box<H1Driver>>>, fut: F) -> F::Output {
+    let mut fut = pin!(fut);
+    if let Some(conn) = driver.as_mut() {
+        let finished = tokio::select! {
+            biased;
+            _ = conn.as_mut() => None,
+            out = fut.as_mut() => Some(out),
+        };
+        match finished {
+            Some(out) => return out,
+            None => *driver = None,
+        }
+    }
+    fut.await
+}
+
+/// A VU's open connections, keyed by (scheme, authority); usually a single entry.
+#[derive(Debug, Default)]
+pub(crate) struct ConnPool {
+    conns: Vec<Conn>,
+}
+
+impl ConnPool {
+    /// A usable connection to `origin`: the cached one, or a new one. Connection setup is
+    /// charged to `t`; a dead cached connection is dropped and replaced.
+    pub(crate) async fn checkout(
+        &mut self,
+        origin: &Origin,
+        t: &mut Timeline,
+    ) -> Result<&mut Conn, FailureKind> {
+        if let Some(i) = self.position(origin) {
+            if self.conns[i].is_usable() {
+                return Ok(&mut self.conns[i]);
+            }
+            self.conns.swap_remove(i);
+        }
+        let conn = connect(origin, t).await?;
+        if self.conns.len() >= MAX_CONNS_PER_VU {
+            self.conns.remove(0);
+        }
+        self.conns.push(conn);
+        Ok(self.conns.last_mut().expect("just pushed"))
+    }
+
+    /// Drops the connection to `origin` (after a failure or a timeout mid-request).
+    pub(crate) fn discard(&mut self, origin: &Origin) {
+        if let Some(i) = self.position(origin) {
+            self.conns.swap_remove(i);
+        }
+    }
+
+    fn position(&self, origin: &Origin) -> Option<usize> {
+        self.conns.iter().position(|c| c.scheme == origin.scheme && c.authority == origin.authority)
+    }
+}
+
+/// Opens a connection: DNS (blocked), TCP connect (connecting), TLS (tls_handshaking), then
+/// the HTTP handshake (blocked again, since the request cannot start yet).
+async fn connect(origin: &Origin, t: &mut Timeline) -> Result<Conn, FailureKind> {
+    let tcp = match origin.ip {
+        Some(ip) => {
+            t.enter_now(Phase::Connecting);
+            TcpStream::connect(SocketAddr::new(ip, origin.port)).await.map_err(|_| FailureKind::Connect)?
+        }
+        None => {
+            let addrs =
+                tokio::net::lookup_host((&*origin.host, origin.port)).await.map_err(|_| FailureKind::Dns)?;
+            t.enter_now(Phase::Connecting);
+            let mut stream = Err(FailureKind::Dns);
+            for addr in addrs {
+                match TcpStream::connect(addr).await {
+                    Ok(s) => {
+                        stream = Ok(s);
+                        break;
+                    }
+                    Err(_) => stream = Err(FailureKind::Connect),
+                }
+            }
+            stream?
+        }
+    };
+    // Requests are written in one go; Nagle would only delay the last segment.
+    let _ = tcp.set_nodelay(true);
+    let stats = IoStats::new();
+    t.attach(stats.clone());
+    let counted = Counted::new(tcp, stats.clone());
+
+    let (transport, h2, layer) = match &origin.tls {
+        None => (Transport::Plain(counted), origin.version == HttpVersion::Http2, Layer::Plain),
+        Some((name, config)) => {
+            t.enter_now(Phase::TlsHandshaking);
+            // Any failure during the handshake (bad certificate, alert, peer hanging up
+            // mid-handshake) is reported as a TLS failure.
+            let tls = TlsConnector::from(config.clone())
+                .connect(name.clone(), counted)
+                .await
+                .map_err(|_| FailureKind::Tls)?;
+            let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
+            (Transport::Tls(Box::new(tls)), h2, Layer::Tls)
+        }
+    };
+    t.enter_now(Phase::Blocked);
+    t.set_first_byte_from_reads(!h2);
+
+    let io = TokioIo::new(MeteredStream::new(transport, stats.clone()));
+    let (sender, driver) = if h2 {
+        let (sender, conn) = http2::Builder::new(TokioExecutor::new())
+            .handshake(io)
+            .await
+            .map_err(|e| classify_hyper(&e, layer))?;
+        // hyper runs the HTTP/2 connection in a task of its own (spawned through the
+        // executor) and spawns one more per request; this future only forwards requests to
+        // it. It ends when the `SendRequest` is dropped with the VU's session.
+        tokio::spawn(conn);
+        (Sender::H2(sender), None)
+    } else {
+        let (sender, conn) =
+            http1::Builder::new().handshake(io).await.map_err(|e| classify_hyper(&e, layer))?;
+        (Sender::H1(sender), Some(Box::pin(conn)))
+    };
+    Ok(Conn {
+        scheme: origin.scheme,
+        authority: origin.authority.clone(),
+        sender,
+        driver,
+        stats,
+        layer,
+        used: false,
+    })
+}

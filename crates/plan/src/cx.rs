@@ -1,0 +1,327 @@
+//! The validation context: the source, the diagnostics gathered so far, the variables, and the
+//! small typed readers (string, duration, integer, mapping with known keys) that every part of
+//! the loader uses. Readers never stop: they push a diagnostic and return `None`.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use crate::duration::parse_duration;
+use crate::error::Diagnostic;
+use crate::template::{Template, VarName};
+use crate::yaml::{Key, Node, Pos, Value};
+
+/// Reads a process environment variable; a parameter so that tests need not mutate the
+/// environment (which is `unsafe` in edition 2024, and this workspace forbids unsafe code).
+pub(crate) type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+pub(crate) struct Cx<'a> {
+    pub(crate) source: &'a str,
+    file: &'a str,
+    pub(crate) diagnostics: Vec<Diagnostic>,
+    /// Plan variables after `-e` overrides.
+    pub(crate) vars: HashMap<String, String>,
+    /// Variables whose own value was invalid (reported there, so not again where used).
+    pub(crate) broken_vars: HashSet<String>,
+    pub(crate) env: EnvLookup<'a>,
+}
+
+impl<'a> Cx<'a> {
+    pub(crate) fn new(source: &'a str, file: &'a str, env: EnvLookup<'a>) -> Self {
+        Cx { source, file, diagnostics: Vec::new(), vars: HashMap::new(), broken_vars: HashSet::new(), env }
+    }
+
+    pub(crate) fn file(&self) -> &str {
+        self.file
+    }
+
+    /// Records a mistake at `pos`.
+    pub(crate) fn error(&mut self, pos: Pos, message: impl Into<String>) {
+        self.diagnostics.push(Diagnostic {
+            file: self.file.to_string(),
+            line: pos.line,
+            column: pos.column,
+            message: message.into(),
+        });
+    }
+
+    /// Records a mistake in a command-line value, which has no line or column.
+    pub(crate) fn flag_error(&mut self, flag: &str, message: impl Into<String>) {
+        self.diagnostics.push(Diagnostic {
+            file: flag.to_string(),
+            line: 0,
+            column: 0,
+            message: message.into(),
+        });
+    }
+
+    pub(crate) fn expected(&mut self, node: &Node, what: &str) {
+        let found = node.value.describe();
+        self.error(node.pos, format!("expected {what}, found {found}"));
+    }
+
+    /// A mapping whose keys must come from `spec`. Unknown and repeated keys are reported here.
+    pub(crate) fn fields<'n>(
+        &mut self,
+        node: &'n Node,
+        spec: &'static [&'static str],
+        what: &str,
+    ) -> Option<Fields<'n>> {
+        let Value::Map(entries) = &node.value else {
+            self.expected(node, &format!("a mapping ({what})"));
+            return None;
+        };
+        let mut seen: Vec<(&str, Pos)> = Vec::new();
+        for (key, _) in entries {
+            match spec.iter().find(|s| s.split('|').any(|alias| alias == key.name)) {
+                Some(s) => {
+                    let canonical = canonical(s);
+                    if let Some((_, first)) = seen.iter().find(|(n, _)| *n == canonical) {
+                        let msg =
+                            format!("duplicate key `{}` (first given at line {})", key.name, first.line);
+                        self.error(key.pos, msg);
+                    } else {
+                        seen.push((canonical, key.pos));
+                    }
+                }
+                None => {
+                    let names: Vec<&str> = spec.iter().map(|s| canonical(s)).collect();
+                    self.error(key.pos, unknown_key_message(&key.name, &names));
+                }
+            }
+        }
+        Some(Fields { entries, spec, pos: node.pos })
+    }
+
+    /// A mapping with free-form keys (headers, vars, tags); repeated keys are reported.
+    pub(crate) fn map<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n [(Key, Node)]> {
+        let Value::Map(entries) = &node.value else {
+            self.expected(node, what);
+            return None;
+        };
+        for (i, (key, _)) in entries.iter().enumerate() {
+            if let Some((first, _)) = entries[..i].iter().find(|(k, _)| k.name == key.name) {
+                let msg = format!("duplicate key `{}` (first given at line {})", key.name, first.pos.line);
+                self.error(key.pos, msg);
+            }
+        }
+        Some(entries)
+    }
+
+    /// The text of a string, number or boolean.
+    pub(crate) fn text<'n>(&mut self, node: &'n Node, what: &str) -> Option<Cow<'n, str>>
+    where
+        'a: 'n,
+    {
+        match node.scalar_text(self.source) {
+            Some(text) => Some(text),
+            None => {
+                self.expected(node, what);
+                None
+            }
+        }
+    }
+
+    /// A string value (numbers and booleans are not accepted).
+    pub(crate) fn string(&mut self, node: &Node, what: &str) -> Option<String> {
+        match &node.value {
+            Value::Str(s) => Some(s.clone()),
+            _ => {
+                self.expected(node, what);
+                None
+            }
+        }
+    }
+
+    pub(crate) fn bool(&mut self, node: &Node) -> Option<bool> {
+        match node.value {
+            Value::Bool(b) => Some(b),
+            _ => {
+                self.expected(node, "true or false");
+                None
+            }
+        }
+    }
+
+    /// A whole number ≥ 0 that fits a `u32`.
+    pub(crate) fn u32(&mut self, node: &Node) -> Option<u32> {
+        let n = match node.value {
+            Value::UInt(n) => u32::try_from(n).ok(),
+            Value::Int(n) => u32::try_from(n).ok(),
+            _ => None,
+        };
+        if n.is_none() {
+            self.expected(node, "a whole number (0 or more)");
+        }
+        n
+    }
+
+    /// A whole number ≥ 1 that fits a `u32`.
+    pub(crate) fn positive_u32(&mut self, node: &Node) -> Option<NonZeroU32> {
+        let n = match node.value {
+            Value::UInt(n) => u32::try_from(n).ok().and_then(NonZeroU32::new),
+            Value::Int(n) => u32::try_from(n).ok().and_then(NonZeroU32::new),
+            _ => None,
+        };
+        if n.is_none() {
+            self.expected(node, "a positive integer");
+        }
+        n
+    }
+
+    /// A duration like `500ms` or `1m30s`.
+    pub(crate) fn duration(&mut self, node: &Node) -> Option<Duration> {
+        match &node.value {
+            Value::Str(s) => match parse_duration(s) {
+                Ok(d) => Some(d),
+                Err(message) => {
+                    self.error(node.pos, message);
+                    None
+                }
+            },
+            Value::Int(_) | Value::UInt(_) | Value::Float(_) => {
+                let text = node.scalar_text(self.source).unwrap_or_default();
+                let msg = format!(
+                    "expected a duration like 500ms or 1m30s, found `{text}`; add a unit, e.g. {text}s"
+                );
+                self.error(node.pos, msg);
+                None
+            }
+            _ => {
+                self.expected(node, "a duration like 500ms or 1m30s");
+                None
+            }
+        }
+    }
+
+    /// A duration longer than zero.
+    pub(crate) fn positive_duration(&mut self, node: &Node) -> Option<Duration> {
+        let d = self.duration(node)?;
+        if d.is_zero() {
+            self.error(node.pos, "expected a duration longer than 0s");
+            return None;
+        }
+        Some(d)
+    }
+
+    /// Substitutes `{{ var }}` in `text`, the value of `node`, reporting each unknown variable
+    /// at its own column.
+    pub(crate) fn render(&mut self, node: &Node, text: &str) -> Option<String> {
+        let template = match Template::compile(text) {
+            Ok(t) => t,
+            Err(e) => {
+                let pos = node.pos_within(self.source, text, e.offset);
+                self.error(pos, e.message);
+                return None;
+            }
+        };
+        if template.is_literal() {
+            return Some(text.to_string());
+        }
+        let (vars, env) = (&self.vars, self.env);
+        let rendered = template.render(|name| match name {
+            VarName::Plan(n) => vars.get(n).map(|v| Cow::Borrowed(v.as_str())),
+            VarName::Env(n) => env(n).map(Cow::Owned),
+        });
+        match rendered {
+            Ok(s) => Some(s),
+            Err(missing) => {
+                for var in missing {
+                    if matches!(&var.name, VarName::Plan(n) if self.broken_vars.contains(n)) {
+                        continue;
+                    }
+                    let pos = node.pos_within(self.source, text, var.offset);
+                    self.error(pos, unknown_var_message(&var.name));
+                }
+                None
+            }
+        }
+    }
+}
+
+pub(crate) fn unknown_var_message(name: &VarName) -> String {
+    match name {
+        VarName::Plan(n) => format!("unknown variable `{n}`; define it under vars: or pass -e {n}=..."),
+        VarName::Env(n) => format!("environment variable `{n}` is not set"),
+    }
+}
+
+fn canonical(spec: &'static str) -> &'static str {
+    spec.split('|').next().unwrap_or(spec)
+}
+
+/// A mapping checked against its known keys.
+pub(crate) struct Fields<'n> {
+    entries: &'n [(Key, Node)],
+    spec: &'static [&'static str],
+    /// Where the mapping starts, for "missing key" messages.
+    pub(crate) pos: Pos,
+}
+
+impl<'n> Fields<'n> {
+    /// The entry for `name` (the first spelling in the spec; aliases match too).
+    pub(crate) fn entry(&self, name: &str) -> Option<(&'n Key, &'n Node)> {
+        let spec = self.spec.iter().find(|s| canonical(s) == name)?;
+        self.entries.iter().find(|(k, _)| spec.split('|').any(|alias| alias == k.name)).map(|(k, v)| (k, v))
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&'n Node> {
+        self.entry(name).map(|(_, v)| v)
+    }
+
+    pub(crate) fn key(&self, name: &str) -> Option<&'n Key> {
+        self.entry(name).map(|(k, _)| k)
+    }
+}
+
+/// "unknown key `x`; expected one of: a, b; did you mean `y`?"
+pub(crate) fn unknown_key_message(name: &str, expected: &[&str]) -> String {
+    let mut msg = format!("unknown key `{name}`; expected one of: {}", expected.join(", "));
+    if let Some(s) = suggest(name, expected) {
+        msg.push_str(&format!("; did you mean `{s}`?"));
+    }
+    msg
+}
+
+/// The closest candidate, if it is close enough to be a likely typo.
+pub(crate) fn suggest<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
+    let norm = |s: &str| s.to_lowercase().replace('-', "_");
+    let word = norm(word);
+    candidates
+        .iter()
+        .map(|c| (edit_distance(&word, &norm(c)), *c))
+        .filter(|(d, c)| *d <= (c.chars().count() / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_catch_typos_only() {
+        let keys = ["executor", "vus", "duration", "start_vus"];
+        assert_eq!(suggest("exectuor", &keys), Some("executor"));
+        assert_eq!(suggest("startVus", &keys), Some("start_vus"));
+        assert_eq!(suggest("start-vus", &keys), Some("start_vus"));
+        assert_eq!(suggest("vu", &keys), Some("vus"));
+        assert_eq!(suggest("banana", &keys), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+}
