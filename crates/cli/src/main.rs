@@ -4,12 +4,13 @@
 //! Exit codes (k6's, so CI scripts carry over): 0 passed · 99 thresholds crossed · 2 the plan
 //! or the command line is wrong · 1 the run itself failed · 130 interrupted.
 
+mod outputs;
 mod progress;
 
 use std::io::IsTerminal;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::num::NonZeroU32;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +19,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use stampede_engine::{CancellationToken, EngineBuilder, Interruption, RunOptions, RunResult};
 use stampede_plan::{LoadOptions, Plan};
-use stampede_report::{ScenarioSummary, Summary, SummaryInput, ThresholdResult, Verdict};
+use stampede_report::{ScenarioSummary, StageSummary, Summary, SummaryInput, ThresholdResult, Verdict};
 
 /// Exit code when the plan or the command line is wrong.
 const EXIT_USAGE: u8 = 2;
@@ -53,9 +54,8 @@ struct RunArgs {
     /// Quick test of one URL, like wrk or oha: `--url URL --vus N --duration D`.
     #[arg(long, conflicts_with = "plan")]
     url: Option<String>,
-    /// Write the results file (JSON, schema in schemas/results.v1.json).
-    #[arg(long, value_name = "FILE")]
-    out: Option<PathBuf>,
+    #[command(flatten)]
+    outputs: outputs::OutputArgs,
     /// Override the plan's target (base URL for relative step URLs).
     #[arg(long, value_name = "URL")]
     target: Option<String>,
@@ -112,7 +112,15 @@ fn parse_duration_arg(s: &str) -> Result<Duration, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // On one core (e.g. pinned with taskset) a single-threaded scheduler does the same work
+    // without cross-thread wake-ups; `available_parallelism` honours the CPU affinity mask.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut builder = if cores == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("stampede: cannot start the runtime: {e}");
@@ -232,9 +240,8 @@ async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
 
     let summary = summarize(result);
     print!("{}", stampede_report::terminal::render(&summary));
-    if let Some(path) = &args.out {
-        write_results(path, &summary).map_err(Failure::run)?;
-        println!("\n  results written to {}", path.display());
+    for written in outputs::write_all(&summary, &args.outputs).map_err(Failure::run)? {
+        println!("  wrote {}", written.display());
     }
     Ok(ExitCode::from(summary.run.verdict.exit_code() as u8))
 }
@@ -320,20 +327,18 @@ fn summarize(result: RunResult) -> Summary {
                 start_time_secs: s.start_time.as_secs_f64(),
                 duration_secs: s.duration.as_secs_f64(),
                 max_vus: s.max_vus,
+                stages: s
+                    .stages
+                    .iter()
+                    .map(|st| StageSummary {
+                        start_secs: st.start.as_secs_f64(),
+                        duration_secs: st.duration.as_secs_f64(),
+                        target: st.target,
+                    })
+                    .collect(),
             })
             .collect(),
         max_vus: result.max_vus,
         dropped_samples: result.dropped_samples,
     })
-}
-
-fn write_results(path: &Path, summary: &Summary) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    // Write beside and rename, so a crash never leaves half a results file.
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, summary.to_json()).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
 }

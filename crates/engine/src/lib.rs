@@ -80,6 +80,50 @@ pub struct ScenarioInfo {
     pub start_time: Duration,
     /// The most VUs it plans.
     pub max_vus: u32,
+    /// Its load stages in run time (start offset included), for per-stage figures and chart
+    /// markers; one stage spanning the whole scenario for executors without stages.
+    pub stages: Vec<StageInfo>,
+}
+
+/// One load stage of a scenario, in run time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageInfo {
+    /// When it starts, from the run's start.
+    pub start: Duration,
+    /// How long it lasts.
+    pub duration: Duration,
+    /// Target VUs at its end.
+    pub target: u32,
+}
+
+impl ScenarioInfo {
+    /// Describes a planned scenario.
+    pub fn of(s: &stampede_plan::Scenario) -> ScenarioInfo {
+        let stages = match &s.executor {
+            stampede_plan::Executor::RampingVus { stages, .. } => {
+                let mut at = s.start_time;
+                stages
+                    .iter()
+                    .map(|st| {
+                        let info = StageInfo { start: at, duration: st.duration, target: st.target };
+                        at += st.duration;
+                        info
+                    })
+                    .collect()
+            }
+            other => {
+                vec![StageInfo { start: s.start_time, duration: other.duration(), target: other.max_vus() }]
+            }
+        };
+        ScenarioInfo {
+            name: s.name.clone(),
+            executor: s.executor.name(),
+            duration: s.executor.duration(),
+            start_time: s.start_time,
+            max_vus: s.executor.max_vus(),
+            stages,
+        }
+    }
 }
 
 /// Everything a run produced; renderers work from this alone.

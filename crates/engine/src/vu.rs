@@ -162,17 +162,7 @@ pub(crate) async fn run(engine: Engine, options: RunOptions) -> RunResult {
         snapshot: outcome.snapshot,
         thresholds: outcome.thresholds,
         interruption,
-        scenarios: plan
-            .scenarios
-            .iter()
-            .map(|s| ScenarioInfo {
-                name: s.name.clone(),
-                executor: s.executor.name(),
-                duration: s.executor.duration(),
-                start_time: s.start_time,
-                max_vus: s.executor.max_vus(),
-            })
-            .collect(),
+        scenarios: plan.scenarios.iter().map(ScenarioInfo::of).collect(),
         dropped_samples: stats.dropped_samples.load(Ordering::Relaxed),
         max_vus: counts.peak.load(Ordering::Relaxed),
     }
@@ -277,21 +267,22 @@ struct VuLoop {
 /// is dropped (which cancels its request).
 async fn vu_loop(mut l: VuLoop) -> Vu {
     let _active = ActiveGuard::new(&l.counts);
-    loop {
-        if l.signal.stop.is_cancelled() || l.kill.is_cancelled() {
-            break;
-        }
-        let completed = tokio::select! {
-            biased;
-            _ = l.kill.cancelled() => false,
-            _ = l.signal.deadline() => false,
-            _ = run_iteration(&mut l.vu, &l.steps, l.iteration_tags) => true,
-        };
-        if !completed {
-            // Whatever the dropped iteration had open is in an unknown state.
-            l.vu.close_sessions();
-            break;
-        }
+    let (vu, steps, stop) = (&mut l.vu, &l.steps, &l.signal.stop);
+    // The stop and kill futures are set up once per VU, not once per iteration: registering
+    // a waiter costs a lock, and iterations can be microseconds long.
+    let completed = tokio::select! {
+        biased;
+        _ = l.kill.cancelled() => false,
+        _ = l.signal.deadline() => false,
+        _ = async {
+            while !stop.is_cancelled() {
+                run_iteration(vu, steps, l.iteration_tags).await;
+            }
+        } => true,
+    };
+    if !completed {
+        // Whatever the dropped iteration had open is in an unknown state.
+        l.vu.close_sessions();
     }
     l.vu.recorder().flush_final().await;
     l.vu

@@ -200,9 +200,9 @@ impl HttpAction {
     }
 
     /// Connects if needed, sends, reads the whole response. On a transport failure the
-    /// connection is dropped; a failure on a *reused* connection before any response byte
+    /// connection is dropped. A failure on a *reused* connection before any response byte
     /// (the server closed it while idle: the keep-alive race every client has) is retried once
-    /// on a fresh connection when the request is idempotent or was not written at all.
+    /// on a fresh connection, if the request is idempotent or was not written at all.
     async fn exchange(&self, x: Exchange<'_>) -> Result<u16, FailureKind> {
         let Exchange { pool, body, t } = x;
         let mut retried = false;
@@ -218,12 +218,11 @@ impl HttpAction {
                 Ok(status) => return Ok(status),
                 Err(failure) => {
                     pool.discard(&self.origin);
-                    let unsent = t.marks().sent.is_none();
                     let retry = !retried
                         && reused
                         && failure.kind == FailureKind::Reset
-                        && !failure.head_received
-                        && (self.idempotent || unsent);
+                        && failure.progress < Progress::HeadReceived
+                        && (self.idempotent || failure.progress == Progress::NotWritten);
                     if !retry {
                         return Err(failure.kind);
                     }
@@ -236,20 +235,26 @@ impl HttpAction {
 
     async fn send(&self, conn: &mut Conn, body: &mut Vec<u8>, t: &mut Timeline) -> Result<u16, SendFailure> {
         let layer = conn.layer;
-        let fail = |head_received| {
-            move |e: hyper::Error| SendFailure { kind: classify_hyper(&e, layer), head_received }
+        let fail = |progress: Progress| {
+            move |e: hyper::Error| SendFailure { kind: classify_hyper(&e, layer), progress }
         };
-        conn.ready().await.map_err(fail(false))?;
+        conn.ready().await.map_err(fail(Progress::NotWritten))?;
         let request = self.request(conn.is_h2());
         t.start_sending();
-        let response = conn.send(request).await.map_err(fail(false))?;
+        let response = conn.send(request).await.map_err(|e| {
+            let progress = match t.marks().sent {
+                None => Progress::NotWritten,
+                Some(_) => Progress::Written,
+            };
+            fail(progress)(e)
+        })?;
         t.sync_io(Instant::now(), true);
 
         let status = response.status().as_u16();
         let mut incoming = response.into_body();
         body.clear();
         while let Some(frame) = conn.drive(incoming.frame()).await {
-            let frame = frame.map_err(fail(true))?;
+            let frame = frame.map_err(fail(Progress::HeadReceived))?;
             if let Some(data) = frame.data_ref() {
                 if self.keep_body && body.len() < MAX_KEPT_BODY {
                     let room = MAX_KEPT_BODY - body.len();
@@ -274,10 +279,21 @@ struct Exchange<'a> {
     t: &'a mut Timeline,
 }
 
+/// How far an attempt got before it failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Progress {
+    /// Not a byte of the request was written.
+    NotWritten,
+    /// The request was (at least partly) written, no response yet.
+    Written,
+    /// The response head arrived.
+    HeadReceived,
+}
+
 /// A transport failure of one attempt.
 struct SendFailure {
     kind: FailureKind,
-    head_received: bool,
+    progress: Progress,
 }
 
 fn ms(d: Duration) -> f64 {

@@ -5,7 +5,6 @@ use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::task::{Context, Waker};
 
 use bytes::Bytes;
 use http::uri::Authority;
@@ -88,23 +87,14 @@ impl Conn {
         matches!(self.sender, Sender::H2(_))
     }
 
-    /// Whether the connection can take another request. For HTTP/1 the driver is polled once
-    /// with a no-op waker so that hyper notices a FIN the server sent while the VU was idle
-    /// (the driver is not polled between requests); the next real poll registers the VU's waker.
-    fn is_usable(&mut self) -> bool {
+    /// Whether the connection may take another request. An HTTP/1 connection whose server
+    /// closed it while the VU was idle is not noticed here (its driver is not polled between
+    /// requests) but in [`Conn::ready`], which polls the driver first and then fails before
+    /// anything is written, so the caller can reconnect without side effects.
+    fn is_usable(&self) -> bool {
         match &self.sender {
             Sender::H2(sender) => !sender.is_closed(),
-            Sender::H1(sender) => {
-                let Some(driver) = self.driver.as_mut() else {
-                    return false;
-                };
-                let mut cx = Context::from_waker(Waker::noop());
-                if driver.as_mut().poll(&mut cx).is_ready() {
-                    self.driver = None;
-                    return false;
-                }
-                !sender.is_closed()
-            }
+            Sender::H1(sender) => (spawn_h1() || self.driver.is_some()) && !sender.is_closed(),
         }
     }
 
@@ -256,7 +246,12 @@ async fn connect(origin: &Origin, t: &mut Timeline) -> Result<Conn, FailureKind>
     } else {
         let (sender, conn) =
             http1::Builder::new().handshake(io).await.map_err(|e| classify_hyper(&e, layer))?;
-        (Sender::H1(sender), Some(Box::pin(conn)))
+        if spawn_h1() {
+            tokio::spawn(conn);
+            (Sender::H1(sender), None)
+        } else {
+            (Sender::H1(sender), Some(Box::pin(conn)))
+        }
     };
     Ok(Conn {
         scheme: origin.scheme,
@@ -267,4 +262,9 @@ async fn connect(origin: &Origin, t: &mut Timeline) -> Result<Conn, FailureKind>
         layer,
         used: false,
     })
+}
+
+fn spawn_h1() -> bool {
+    static S: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *S.get_or_init(|| std::env::var_os("STAMPEDE_SPAWN_H1").is_some())
 }

@@ -73,6 +73,7 @@ impl<'a> Cx<'a> {
             return None;
         };
         let mut seen: Vec<(&str, Pos)> = Vec::new();
+        let mut typos = Vec::new();
         for (key, _) in entries {
             match spec.iter().find(|s| s.split('|').any(|alias| alias == key.name)) {
                 Some(s) => {
@@ -86,12 +87,13 @@ impl<'a> Cx<'a> {
                     }
                 }
                 None => {
-                    let names: Vec<&str> = spec.iter().map(|s| canonical(s)).collect();
+                    let names: Vec<&'static str> = spec.iter().map(|s| canonical(s)).collect();
+                    typos.extend(suggest(&key.name, &names));
                     self.error(key.pos, unknown_key_message(&key.name, &names));
                 }
             }
         }
-        Some(Fields { entries, spec, pos: node.pos })
+        Some(Fields { entries, spec, typos, pos: node.pos })
     }
 
     /// A mapping with free-form keys (headers, vars, tags); repeated keys are reported.
@@ -255,6 +257,8 @@ fn canonical(spec: &'static str) -> &'static str {
 pub(crate) struct Fields<'n> {
     entries: &'n [(Key, Node)],
     spec: &'static [&'static str],
+    /// Known keys that an unknown key looked like a typo of (already reported there).
+    typos: Vec<&'static str>,
     /// Where the mapping starts, for "missing key" messages.
     pub(crate) pos: Pos,
 }
@@ -272,6 +276,21 @@ impl<'n> Fields<'n> {
 
     pub(crate) fn key(&self, name: &str) -> Option<&'n Key> {
         self.entry(name).map(|(k, _)| k)
+    }
+
+    /// The value of a required key; when it is absent, reports `message` at the mapping,
+    /// unless a misspelt key was already reported as a typo of it.
+    pub(crate) fn require(&self, cx: &mut Cx, name: &str, message: &str) -> Option<&'n Node> {
+        let node = self.get(name);
+        if node.is_none() && !self.is_misspelt(name) {
+            cx.error(self.pos, message);
+        }
+        node
+    }
+
+    /// Whether an unknown key was reported as a likely typo of `name`.
+    pub(crate) fn is_misspelt(&self, name: &str) -> bool {
+        self.typos.contains(&name)
     }
 }
 

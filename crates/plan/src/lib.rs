@@ -88,6 +88,17 @@ mod tests {
     }
 
     #[test]
+    fn dash_e_overrides_a_var_whose_plan_value_cannot_resolve() {
+        let none = |_: &str| None;
+        let src = "vars: { token: \"{{ env.TOKEN }}\" }\nvus: 1\nduration: 1s\nflow:\n  - http:\n      url: http://127.0.0.1:1/\n      headers: { authorization: \"{{ token }}\" }\n";
+        assert!(parse_with_env(src, &LoadOptions::default(), &none).is_err());
+        let opts = LoadOptions { vars: vec![("token".into(), "t0".into())], target: None };
+        let plan = parse_with_env(src, &opts, &none).unwrap();
+        let Step::Http(step) = &plan.scenarios[0].flow.steps[0] else { panic!() };
+        assert_eq!(step.headers[0].1, "t0");
+    }
+
+    #[test]
     fn vars_cannot_refer_to_vars() {
         let none = |_: &str| None;
         let src = "vars: { a: x, b: \"{{ a }}\" }\nvus: 1\nduration: 1s\nflow: [{ think: 1s }]\n";

@@ -167,6 +167,10 @@ fn file_stem(file: &str) -> String {
 fn vars(cx: &mut Cx, node: Option<&Node>, opts: &LoadOptions) {
     if let Some(entries) = node.and_then(|n| cx.map(n, "a mapping of variable names to values")) {
         for (key, value) in entries {
+            if opts.vars.iter().any(|(name, _)| *name == key.name) {
+                // Overridden by `-e`: the plan's value (say, an unset `{{ env.X }}`) is moot.
+                continue;
+            }
             let value =
                 cx.text(value, "a string, number or boolean").and_then(|text| var_value(cx, value, &text));
             if let Some(value) = value {
@@ -177,7 +181,6 @@ fn vars(cx: &mut Cx, node: Option<&Node>, opts: &LoadOptions) {
         }
     }
     for (name, value) in &opts.vars {
-        cx.broken_vars.remove(name);
         cx.vars.insert(name.clone(), value.clone());
     }
 }
@@ -318,13 +321,8 @@ fn scenario(cx: &mut Cx, name: String, f: &Fields, flows: &step::FlowCx) -> Opti
         Some(n) => tags(cx, n),
         None => Some(Vec::new()),
     };
-    let flow = match f.get("flow") {
-        Some(n) => step::flow(cx, n, flows),
-        None => {
-            cx.error(f.pos, format!("scenario `{name}` has no `flow:`; add the steps each iteration runs"));
-            None
-        }
-    };
+    let msg = format!("scenario `{name}` has no `flow:`; add the steps each iteration runs");
+    let flow = f.require(cx, "flow", &msg).and_then(|n| step::flow(cx, n, flows));
     Some(Scenario {
         name,
         executor: executor?,
@@ -389,28 +387,17 @@ fn executor(cx: &mut Cx, name: &str, f: &Fields, kind: ExecutorKind) -> Option<E
         ExecutorKind::ConstantVus => {
             // k6 defaults `vus` to 1; `duration` has no sensible default.
             let vus = f.get("vus").map_or(Some(std::num::NonZeroU32::MIN), |n| cx.positive_u32(n));
-            let duration = match f.get("duration") {
-                Some(n) => cx.positive_duration(n),
-                None => {
-                    cx.error(
-                        f.pos,
-                        format!("scenario `{name}` (constant-vus) needs `duration:`, e.g. `duration: 30s`"),
-                    );
-                    None
-                }
-            };
+            let msg = format!("scenario `{name}` (constant-vus) needs `duration:`, e.g. `duration: 30s`");
+            let duration = f.require(cx, "duration", &msg).and_then(|n| cx.positive_duration(n));
             Executor::ConstantVus { vus: vus?, duration: duration? }
         }
         ExecutorKind::RampingVus => {
             let start_vus = f.get("start_vus").map_or(Some(0), |n| cx.u32(n));
             let ramp_down = f.get("graceful_ramp_down").map_or(Some(GRACEFUL_DEFAULT), |n| cx.duration(n));
-            let stages = match f.get("stages") {
-                Some(n) => stages(cx, n),
-                None => {
-                    cx.error(f.pos, format!("scenario `{name}` (ramping-vus) needs `stages:`, e.g. `- {{ duration: 30s, target: 10 }}`"));
-                    None
-                }
-            };
+            let msg = format!(
+                "scenario `{name}` (ramping-vus) needs `stages:`, e.g. `- {{ duration: 30s, target: 10 }}`"
+            );
+            let stages = f.require(cx, "stages", &msg).and_then(|n| stages(cx, n));
             Executor::RampingVus { start_vus: start_vus?, stages: stages?, graceful_ramp_down: ramp_down? }
         }
     };
@@ -452,20 +439,11 @@ fn stages(cx: &mut Cx, node: &Node) -> Option<Vec<Stage>> {
     for item in items {
         let stage = cx.fields(item, STAGE_KEYS, "a stage").and_then(|f| {
             // k6 allows 0s stages: an instant jump to the target.
-            let duration = match f.get("duration") {
-                Some(n) => cx.duration(n),
-                None => {
-                    cx.error(f.pos, "a stage needs `duration:`");
-                    None
-                }
-            };
-            let target = match f.get("target") {
-                Some(n) => cx.u32(n),
-                None => {
-                    cx.error(f.pos, "a stage needs `target:` (the number of VUs at its end)");
-                    None
-                }
-            };
+            let duration =
+                f.require(cx, "duration", "a stage needs `duration:`").and_then(|n| cx.duration(n));
+            let target = f
+                .require(cx, "target", "a stage needs `target:` (the number of VUs at its end)")
+                .and_then(|n| cx.u32(n));
             Some(Stage { duration: duration?, target: target? })
         });
         match stage {

@@ -126,7 +126,9 @@ fn http_step(cx: &mut Cx, kind: &Key, node: &Node, flows: &FlowCx) -> Option<Htt
     let url_written = match f.get("url") {
         Some(n) => cx.string(n, "a URL").map(|s| (n, s)),
         None => {
-            cx.error(kind.pos, "an http step needs `url:`");
+            if !f.is_misspelt("url") {
+                cx.error(kind.pos, "an http step needs `url:`");
+            }
             None
         }
     };

@@ -82,10 +82,11 @@ fn rule(cx: &mut Cx, node: &Node, metric: Option<(&MetricKey, MetricKind)>) -> O
             )?;
             let abort = f.get("abort_on_fail").map_or(Some(false), |n| cx.bool(n));
             let delay = f.get("delay_abort_eval").map_or(Some(Duration::ZERO), |n| cx.duration(n));
-            let expr = f.get("threshold");
-            if expr.is_none() {
-                cx.error(f.pos, "missing `threshold:`, the expression, e.g. threshold: \"p(95)<500\"");
-            }
+            let expr = f.require(
+                cx,
+                "threshold",
+                "missing `threshold:`, the expression, e.g. threshold: \"p(95)<500\"",
+            );
             (expr, abort, delay)
         }
         _ => (Some(node), Some(false), Some(Duration::ZERO)),

@@ -557,6 +557,9 @@ fn step_mistakes() {
     assert_one(&src, 5, 5, "unknown step `htp`; expected one of: http, think; did you mean `http`?");
     let src = format!("{BASE}flow:\n  - http: {{ name: x }}\n");
     assert_one(&src, 5, 5, "an http step needs `url:`");
+    // A misspelt `url` is one mistake, reported once.
+    let src = format!("{BASE}flow:\n  - http: {{ ur: / }}\n");
+    assert_one(&src, 5, 13, "unknown key `ur`; expected one of: name, method, url,");
     let src = format!("{BASE}flow:\n  - http: {{ url: /, method: \"GE T\" }}\n");
     assert_one(&src, 5, 29, "is not a valid HTTP method");
     let src = format!("{BASE}flow:\n  - http: {{ url: \"localhost/x\" }}\n");
@@ -612,4 +615,50 @@ fn scenario_options() {
     assert_eq!(a.tags, vec![("team".into(), "a".into()), ("tier".into(), "1".into())]);
     // Without `executor:`, stages mean ramping-vus.
     assert_eq!(plan.scenarios[1].executor.name(), "ramping-vus");
+}
+
+#[test]
+fn a_plan_full_of_mistakes_reports_each_once() {
+    let src = r#"name: demo
+target: http://127.0.0.1:8080
+defaults:
+  timeout: 0s
+  headrs: {}
+scenarios:
+  browse:
+    executor: ramping-vu
+    vus: 10
+    stages:
+      - { duration: 10, target: 20 }
+      - { duraton: 5s, target: x }
+    flow:
+      - http:
+          url: /api/{{ tool }}
+          check:
+            status: 2xy
+            json: { "$..[": 1 }
+      - think: 2s..1s
+      - sleep: 1s
+  other:
+    flow: nope
+thresholds:
+  http_req_durations: ["p(95)<500"]
+  vus: ["p(95)<5"]
+  checks: [{ threshold: "rate>", abortOnFail: yes }]
+"#;
+    let errs = errors(src);
+    let at: Vec<&str> = errs.iter().map(|e| e.split(": ").next().unwrap()).collect();
+    assert_eq!(
+        at,
+        [
+            "4:12", "5:3", "8:15", "11:21", "12:11", "12:32", "15:21", "17:21", "18:25", "19:16", "20:9",
+            "22:5", "22:11", "24:3", "25:9", "26:31", "26:47"
+        ],
+        "{errs:#?}"
+    );
+    // The misspelt `duraton` is reported once, not again as a missing `duration`.
+    assert!(errs[4].contains("unknown key `duraton`"), "{errs:#?}");
+    assert!(errs[5].contains("expected a whole number"), "{errs:#?}");
+    assert!(errs[15].contains("invalid threshold `rate>`"), "{errs:#?}");
+    assert!(errs[10].ends_with("pause with `- think: 1s`"), "{errs:#?}");
 }

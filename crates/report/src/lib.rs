@@ -18,8 +18,8 @@ pub mod terminal;
 
 pub use format::{format_bytes, format_ms};
 pub use summary::{
-    CheckResult, ErrorCount, RequestStats, RunInfo, SCHEMA_VERSION, ScenarioSummary, Summary, SummaryInput,
-    ThresholdResult, Verdict,
+    CheckResult, ErrorCount, RequestStats, RunInfo, SCHEMA_VERSION, ScenarioSummary, StageSummary, Summary,
+    SummaryInput, ThresholdResult, Verdict,
 };
 
 /// Errors of reading or writing reports.

@@ -74,6 +74,20 @@ pub struct ScenarioSummary {
     pub duration_secs: f64,
     /// Most VUs planned.
     pub max_vus: u32,
+    /// Load stages in run time (one for executors without stages).
+    #[serde(default)]
+    pub stages: Vec<StageSummary>,
+}
+
+/// One load stage, in run time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageSummary {
+    /// Start, seconds from the run's start.
+    pub start_secs: f64,
+    /// Length in seconds.
+    pub duration_secs: f64,
+    /// Target VUs at the stage's end.
+    pub target: u32,
 }
 
 /// One check, per request name.
