@@ -27,6 +27,10 @@ use crate::tls::TlsConfigs;
 /// counted. A load test checks markers in responses, not gigabyte downloads.
 const MAX_KEPT_BODY: usize = 16 * 1024 * 1024;
 
+/// A VU keeps its body buffer between requests up to this capacity; a larger one (after
+/// checking a big response) is released, so per-VU memory stays in kilobytes.
+const RETAINED_BODY_CAPACITY: usize = 64 * 1024;
+
 const USER_AGENT_VALUE: &str = concat!("stampede/", env!("CARGO_PKG_VERSION"));
 
 /// One VU's HTTP state: its connections, a reusable body buffer and its tag cache.
@@ -194,6 +198,9 @@ impl HttpAction {
         check::evaluate(&self.checks, status, body, |i, passed| {
             recorder.record_at(builtin::CHECKS, tags.checks[i], end, f64::from(u8::from(passed)));
         });
+        if session.body.capacity() > RETAINED_BODY_CAPACITY {
+            session.body = Vec::new();
+        }
 
         vu.last_status = status;
         StepOutcome { failed: failure.is_some(), status }
@@ -234,10 +241,8 @@ impl HttpAction {
     }
 
     async fn send(&self, conn: &mut Conn, body: &mut Vec<u8>, t: &mut Timeline) -> Result<u16, SendFailure> {
-        let layer = conn.layer;
-        let fail = |progress: Progress| {
-            move |e: hyper::Error| SendFailure { kind: classify_hyper(&e, layer), progress }
-        };
+        let fail =
+            |progress: Progress| move |e: hyper::Error| SendFailure { kind: classify_hyper(&e), progress };
         conn.ready().await.map_err(fail(Progress::NotWritten))?;
         let request = self.request(conn.is_h2());
         t.start_sending();
@@ -253,7 +258,7 @@ impl HttpAction {
         let status = response.status().as_u16();
         let mut incoming = response.into_body();
         body.clear();
-        while let Some(frame) = conn.drive(incoming.frame()).await {
+        while let Some(frame) = incoming.frame().await {
             let frame = frame.map_err(fail(Progress::HeadReceived))?;
             if let Some(data) = frame.data_ref() {
                 if self.keep_body && body.len() < MAX_KEPT_BODY {

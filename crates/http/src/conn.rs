@@ -1,9 +1,6 @@
-//! Connections: establishing them (timed phase by phase), caching them per VU, and driving
-//! hyper's HTTP/1 connection future inside the VU's own task.
+//! Connections: establishing them (timed phase by phase) and caching them per VU.
 
-use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::pin::{Pin, pin};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -18,14 +15,12 @@ use stampede_proto::FailureKind;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use crate::failure::{Layer, classify_hyper};
+use crate::failure::classify_hyper;
 use crate::io::{Counted, IoStats, MeteredStream, Transport};
 use crate::timeline::{Phase, Timeline};
 
 /// Request body type: every body is fully serialized at compile time.
 pub(crate) type ReqBody = Full<Bytes>;
-type Io = TokioIo<MeteredStream>;
-type H1Driver = http1::Connection<Io, ReqBody>;
 
 /// At most this many origins are kept open per VU; a plan hitting more rotates through them.
 const MAX_CONNS_PER_VU: usize = 8;
@@ -62,11 +57,7 @@ pub(crate) struct Conn {
     scheme: Scheme,
     authority: Authority,
     sender: Sender,
-    /// HTTP/1 only: hyper's connection state machine, polled by [`drive`] alongside whatever
-    /// the VU is waiting for. `None` once it finished (the server closed the connection).
-    driver: Option<Pin<Box<H1Driver>>>,
     pub stats: Arc<IoStats>,
-    pub layer: Layer,
     /// Whether a request was already sent on it (a failure on a reused connection may be the
     /// server having closed it while idle, which is worth one retry).
     pub used: bool,
@@ -87,21 +78,18 @@ impl Conn {
         matches!(self.sender, Sender::H2(_))
     }
 
-    /// Whether the connection may take another request. An HTTP/1 connection whose server
-    /// closed it while the VU was idle is not noticed here (its driver is not polled between
-    /// requests) but in [`Conn::ready`], which polls the driver first and then fails before
-    /// anything is written, so the caller can reconnect without side effects.
+    /// Whether the connection may take another request: its task has not seen it closed.
     fn is_usable(&self) -> bool {
         match &self.sender {
+            Sender::H1(sender) => !sender.is_closed(),
             Sender::H2(sender) => !sender.is_closed(),
-            Sender::H1(sender) => (spawn_h1() || self.driver.is_some()) && !sender.is_closed(),
         }
     }
 
     /// Waits until the connection can take a request.
     pub(crate) async fn ready(&mut self) -> hyper::Result<()> {
         match &mut self.sender {
-            Sender::H1(sender) => drive(&mut self.driver, sender.ready()).await,
+            Sender::H1(sender) => sender.ready().await,
             Sender::H2(sender) => sender.ready().await,
         }
     }
@@ -112,36 +100,10 @@ impl Conn {
         req: http::Request<ReqBody>,
     ) -> hyper::Result<http::Response<hyper::body::Incoming>> {
         match &mut self.sender {
-            Sender::H1(sender) => drive(&mut self.driver, sender.send_request(req)).await,
+            Sender::H1(sender) => sender.send_request(req).await,
             Sender::H2(sender) => sender.send_request(req).await,
         }
     }
-
-    /// Runs `fut` (e.g. reading a body frame) while driving the connection.
-    pub(crate) async fn drive<F: Future>(&mut self, fut: F) -> F::Output {
-        drive(&mut self.driver, fut).await
-    }
-}
-
-/// Polls `fut` to completion while also polling the HTTP/1 connection future, both in the
-/// calling task. The connection goes first so that bytes it reads reach `fut` in the same
-/// wake-up. When the connection finishes (server closed it, or an error it has already handed
-/// to `fut`), `fut` still completes: hyper resolves pending requests and bodies when its
-/// dispatcher goes away.
-async fn drive<F: Future>(driver: &mut Option<Pin<Box<H1Driver>>>, fut: F) -> F::Output {
-    let mut fut = pin!(fut);
-    if let Some(conn) = driver.as_mut() {
-        let finished = tokio::select! {
-            biased;
-            _ = conn.as_mut() => None,
-            out = fut.as_mut() => Some(out),
-        };
-        match finished {
-            Some(out) => return out,
-            None => *driver = None,
-        }
-    }
-    fut.await
 }
 
 /// A VU's open connections, keyed by (scheme, authority); usually a single entry.
@@ -215,8 +177,8 @@ async fn connect(origin: &Origin, t: &mut Timeline) -> Result<Conn, FailureKind>
     t.attach(stats.clone());
     let counted = Counted::new(tcp, stats.clone());
 
-    let (transport, h2, layer) = match &origin.tls {
-        None => (Transport::Plain(counted), origin.version == HttpVersion::Http2, Layer::Plain),
+    let (transport, h2) = match &origin.tls {
+        None => (Transport::Plain(counted), origin.version == HttpVersion::Http2),
         Some((name, config)) => {
             t.enter_now(Phase::TlsHandshaking);
             // Any failure during the handshake (bad certificate, alert, peer hanging up
@@ -226,45 +188,27 @@ async fn connect(origin: &Origin, t: &mut Timeline) -> Result<Conn, FailureKind>
                 .await
                 .map_err(|_| FailureKind::Tls)?;
             let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
-            (Transport::Tls(Box::new(tls)), h2, Layer::Tls)
+            (Transport::Tls(Box::new(tls)), h2)
         }
     };
     t.enter_now(Phase::Blocked);
     t.set_first_byte_from_reads(!h2);
 
     let io = TokioIo::new(MeteredStream::new(transport, stats.clone()));
-    let (sender, driver) = if h2 {
-        let (sender, conn) = http2::Builder::new(TokioExecutor::new())
-            .handshake(io)
-            .await
-            .map_err(|e| classify_hyper(&e, layer))?;
-        // hyper runs the HTTP/2 connection in a task of its own (spawned through the
-        // executor) and spawns one more per request; this future only forwards requests to
-        // it. It ends when the `SendRequest` is dropped with the VU's session.
-        tokio::spawn(conn);
-        (Sender::H2(sender), None)
-    } else {
+    // Each connection runs in a task of its own; see the crate doc for why (measured). The
+    // task ends when the `SendRequest` is dropped (with the VU's session, or when a failed
+    // connection is discarded) or when the server closes the connection.
+    let sender = if h2 {
         let (sender, conn) =
-            http1::Builder::new().handshake(io).await.map_err(|e| classify_hyper(&e, layer))?;
-        if spawn_h1() {
-            tokio::spawn(conn);
-            (Sender::H1(sender), None)
-        } else {
-            (Sender::H1(sender), Some(Box::pin(conn)))
-        }
+            http2::Builder::new(TokioExecutor::new()).handshake(io).await.map_err(|e| classify_hyper(&e))?;
+        // hyper also spawns the HTTP/2 connection itself and one task per request; this
+        // future only forwards requests to them.
+        tokio::spawn(conn);
+        Sender::H2(sender)
+    } else {
+        let (sender, conn) = http1::Builder::new().handshake(io).await.map_err(|e| classify_hyper(&e))?;
+        tokio::spawn(conn);
+        Sender::H1(sender)
     };
-    Ok(Conn {
-        scheme: origin.scheme,
-        authority: origin.authority.clone(),
-        sender,
-        driver,
-        stats,
-        layer,
-        used: false,
-    })
-}
-
-fn spawn_h1() -> bool {
-    static S: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *S.get_or_init(|| std::env::var_os("STAMPEDE_SPAWN_H1").is_some())
+    Ok(Conn { scheme: origin.scheme, authority: origin.authority.clone(), sender, stats, used: false })
 }

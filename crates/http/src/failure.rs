@@ -5,29 +5,23 @@ use std::io;
 
 use stampede_proto::FailureKind;
 
-/// Where an I/O error happened matters for what it means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Layer {
-    /// Plain TCP: invalid data cannot come from the socket itself.
-    Plain,
-    /// Under TLS: rustls reports its errors as `InvalidData`.
-    Tls,
-}
-
-/// An I/O error after the connection was established.
-pub(crate) fn classify_io(err: &io::Error, layer: Layer) -> FailureKind {
+/// An I/O error after the connection was established. hyper reports malformed bodies
+/// (a bad chunk size) as `InvalidInput`/`InvalidData`, and tokio-rustls wraps a TLS error
+/// (a bad record, an alert) as `InvalidData` around a `rustls::Error`, which tells them apart.
+pub(crate) fn classify_io(err: &io::Error) -> FailureKind {
     use io::ErrorKind as K;
     match err.kind() {
+        K::InvalidData if err.get_ref().is_some_and(|e| e.is::<rustls::Error>()) => FailureKind::Tls,
+        K::InvalidData | K::InvalidInput => FailureKind::Protocol,
         K::TimedOut => FailureKind::Timeout,
-        K::InvalidData if layer == Layer::Tls => FailureKind::Tls,
-        K::InvalidData => FailureKind::Protocol,
         K::ConnectionRefused => FailureKind::Connect,
+        // Reset, aborted, broken pipe, unexpected EOF: the peer went away mid-exchange.
         _ => FailureKind::Reset,
     }
 }
 
 /// A hyper error from a request, a response body or an HTTP/2 handshake.
-pub(crate) fn classify_hyper(err: &hyper::Error, layer: Layer) -> FailureKind {
+pub(crate) fn classify_hyper(err: &hyper::Error) -> FailureKind {
     if err.is_timeout() {
         return FailureKind::Timeout;
     }
@@ -37,10 +31,10 @@ pub(crate) fn classify_hyper(err: &hyper::Error, layer: Layer) -> FailureKind {
     let mut source = err.source();
     while let Some(cause) = source {
         if let Some(io) = cause.downcast_ref::<io::Error>() {
-            return classify_io(io, layer);
+            return classify_io(io);
         }
         if let Some(h2) = cause.downcast_ref::<h2::Error>() {
-            return classify_h2(h2, layer);
+            return classify_h2(h2);
         }
         source = cause.source();
     }
@@ -53,9 +47,9 @@ pub(crate) fn classify_hyper(err: &hyper::Error, layer: Layer) -> FailureKind {
     FailureKind::Reset
 }
 
-fn classify_h2(err: &h2::Error, layer: Layer) -> FailureKind {
+fn classify_h2(err: &h2::Error) -> FailureKind {
     if let Some(io) = err.get_io() {
-        return classify_io(io, layer);
+        return classify_io(io);
     }
     match err.reason() {
         Some(
@@ -75,21 +69,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn io_kinds_map_by_layer() {
-        let bad = io::Error::new(io::ErrorKind::InvalidData, "x");
-        assert_eq!(classify_io(&bad, Layer::Tls), FailureKind::Tls);
-        assert_eq!(classify_io(&bad, Layer::Plain), FailureKind::Protocol);
+    fn io_errors_map_by_kind_and_inner_type() {
+        let tls = io::Error::new(io::ErrorKind::InvalidData, rustls::Error::DecryptError);
+        assert_eq!(classify_io(&tls), FailureKind::Tls);
+        let chunk = io::Error::new(io::ErrorKind::InvalidInput, "bad chunk size");
+        assert_eq!(classify_io(&chunk), FailureKind::Protocol);
+        let data = io::Error::new(io::ErrorKind::InvalidData, "bad encoding");
+        assert_eq!(classify_io(&data), FailureKind::Protocol);
         let reset = io::Error::from(io::ErrorKind::ConnectionReset);
-        assert_eq!(classify_io(&reset, Layer::Plain), FailureKind::Reset);
+        assert_eq!(classify_io(&reset), FailureKind::Reset);
         let eof = io::Error::from(io::ErrorKind::UnexpectedEof);
-        assert_eq!(classify_io(&eof, Layer::Tls), FailureKind::Reset);
+        assert_eq!(classify_io(&eof), FailureKind::Reset);
     }
 
     #[test]
     fn h2_reasons_map_to_protocol_or_reset() {
         let proto = h2::Error::from(h2::Reason::PROTOCOL_ERROR);
-        assert_eq!(classify_h2(&proto, Layer::Plain), FailureKind::Protocol);
+        assert_eq!(classify_h2(&proto), FailureKind::Protocol);
         let refused = h2::Error::from(h2::Reason::REFUSED_STREAM);
-        assert_eq!(classify_h2(&refused, Layer::Plain), FailureKind::Reset);
+        assert_eq!(classify_h2(&refused), FailureKind::Reset);
     }
 }

@@ -9,9 +9,9 @@
 //!   the wire keeps TLS 1.3 session tickets, which arrive after the handshake, from passing for
 //!   the first byte of a response.
 //!
-//! Both are tokio `AsyncRead`/`AsyncWrite` adapters; hyper sees them through
-//! `hyper_util::rt::TokioIo`, which keeps this crate free of `unsafe` (hyper's own `rt::Read`
-//! exposes an uninitialized-buffer cursor).
+//! Both are tokio `AsyncRead`/`AsyncWrite` adapters rather than hyper `rt::Read`/`rt::Write`
+//! ones: the byte counter has to sit *below* TLS, and tokio-rustls speaks tokio's traits, so
+//! one style serves both layers; hyper sees the top through `hyper_util::rt::TokioIo`.
 
 use std::io;
 use std::pin::Pin;

@@ -115,10 +115,8 @@ impl Drop for Recorder {
         // Last chance for samples of a VU that was cancelled mid-iteration.
         if !self.buf.is_empty() {
             let batch = std::mem::take(&mut self.buf);
-            if let Err(e) = self.tx.try_send(batch) {
-                if let mpsc::error::TrySendError::Full(b) = e {
-                    self.stats.dropped_samples.fetch_add(b.len() as u64, Ordering::Relaxed);
-                }
+            if let Err(mpsc::error::TrySendError::Full(b)) = self.tx.try_send(batch) {
+                self.stats.dropped_samples.fetch_add(b.len() as u64, Ordering::Relaxed);
             }
         }
     }
