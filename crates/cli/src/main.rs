@@ -163,7 +163,7 @@ fn validate(args: ValidateArgs) -> ExitCode {
     let opts = LoadOptions { vars: args.vars, target: None };
     match stampede_plan::load(&args.plan, &opts) {
         Ok(plan) => {
-            let steps: usize = plan.scenarios.iter().map(|s| s.flow.steps.len()).sum();
+            let steps: usize = plan.scenarios.iter().map(|s| s.steps().count()).sum();
             let rules: usize = plan.thresholds.iter().map(|t| t.rules.len()).sum();
             if let Err(e) = build_engine(plan.clone()) {
                 return report_failure(Failure::usage(e));

@@ -3,7 +3,7 @@
 //! `abort_on_fail` threshold is crossed), and publishes live figures.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use stampede_metrics::{
@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::open::RateSchedule;
 use crate::vu::VuCounts;
 
 /// Live figures, published once a second.
@@ -60,8 +61,13 @@ pub(crate) struct CollectorSetup {
     pub plan: Arc<Plan>,
     pub epoch: Instant,
     pub counts: Arc<VuCounts>,
+    /// Per scenario: the `scenario` tag set and its active VU count (the `vus{scenario}` gauge).
+    pub per_scenario: Vec<(TagSetId, Arc<AtomicU64>)>,
     pub kill: CancellationToken,
     pub live: Option<watch::Sender<LiveStats>>,
+    /// The breakpoint scenario's start and rate schedule, if the plan has one: then every
+    /// threshold ends the run when crossed, and the result names the breaking point.
+    pub breakpoint: Option<(Duration, RateSchedule)>,
 }
 
 pub(crate) struct CollectorOutcome {
@@ -69,6 +75,19 @@ pub(crate) struct CollectorOutcome {
     pub thresholds: Vec<ThresholdOutcome>,
     pub abort: Option<String>,
     pub duration: Duration,
+    pub breaking_point: Option<BreakingPoint>,
+}
+
+/// What a breakpoint test found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BreakingPoint {
+    /// The highest arrival rate (per second) at which every threshold still held.
+    pub max_passing_rate: f64,
+    /// When a threshold broke (from the run's start) and the rate then; `None` when the test
+    /// reached its max rate without breaking.
+    pub broke: Option<(Duration, f64)>,
+    /// The thresholds that were crossed at the break, with their observed values.
+    pub evidence: Vec<ThresholdOutcome>,
 }
 
 struct CompiledRule {
@@ -79,7 +98,8 @@ struct CompiledRule {
 }
 
 pub(crate) async fn run(setup: CollectorSetup) -> CollectorOutcome {
-    let CollectorSetup { mut rx, registry, plan, epoch, counts, kill, live } = setup;
+    let CollectorSetup { mut rx, registry, plan, epoch, counts, per_scenario, kill, live, breakpoint } =
+        setup;
     let mut agg = Aggregator::new(registry.clone());
     let rules = compile_rules(&plan, &registry, &mut agg);
     let planned =
@@ -89,7 +109,10 @@ pub(crate) async fn run(setup: CollectorSetup) -> CollectorOutcome {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut abort: Option<String> = None;
     let mut last_requests = 0u64;
-    record_vus(&mut agg, &counts, 0);
+    // Breakpoint: the last time every threshold held, and what broke.
+    let mut last_passing = Duration::ZERO;
+    let mut broke: Option<(Duration, Vec<ThresholdOutcome>)> = None;
+    record_vus(&mut agg, &counts, &per_scenario, 0);
     loop {
         tokio::select! {
             batch = rx.recv() => match batch {
@@ -99,9 +122,19 @@ pub(crate) async fn run(setup: CollectorSetup) -> CollectorOutcome {
             _ = tick.tick() => {
                 let elapsed = epoch.elapsed();
                 let now_us = elapsed.as_micros() as u64;
-                record_vus(&mut agg, &counts, now_us);
+                record_vus(&mut agg, &counts, &per_scenario, now_us);
                 agg.advance(now_us);
                 let outcomes = evaluate(&agg, &rules, elapsed);
+                if breakpoint.is_some() && broke.is_none() {
+                    let crossed: Vec<ThresholdOutcome> = outcomes.iter().filter(|o| !o.passed).cloned().collect();
+                    if crossed.is_empty() {
+                        last_passing = elapsed;
+                    } else {
+                        abort = Some(format!("breaking point: {}: {}", crossed[0].key, crossed[0].source));
+                        broke = Some((elapsed, crossed));
+                        kill.cancel();
+                    }
+                }
                 if abort.is_none() {
                     if let Some((o, _)) = outcomes.iter().zip(&rules).find(|(o, r)| {
                         !o.passed && o.abort_on_fail && elapsed >= r.rule.delay_abort_eval
@@ -130,23 +163,49 @@ pub(crate) async fn run(setup: CollectorSetup) -> CollectorOutcome {
     }
     let elapsed = epoch.elapsed();
     let end_us = elapsed.as_micros() as u64;
-    record_vus(&mut agg, &counts, end_us);
+    record_vus(&mut agg, &counts, &per_scenario, end_us);
     agg.finish(end_us);
     let thresholds = evaluate(&agg, &rules, elapsed);
-    CollectorOutcome { snapshot: agg.snapshot(elapsed), thresholds, abort, duration: elapsed }
+    if let (Some(_), None) = (&breakpoint, &broke) {
+        // Reached the end (or was cancelled) without a break: the final evaluation decides.
+        if thresholds.iter().all(|t| t.passed) {
+            last_passing = elapsed;
+        }
+    }
+    let breaking_point = breakpoint.map(|(start, schedule)| {
+        let rate_at = |t: Duration| schedule.rate_at(t.saturating_sub(start).as_secs_f64());
+        BreakingPoint {
+            max_passing_rate: rate_at(last_passing),
+            broke: broke.as_ref().map(|(at, _)| (*at, rate_at(*at))),
+            evidence: broke.map(|(_, e)| e).unwrap_or_default(),
+        }
+    });
+    CollectorOutcome { snapshot: agg.snapshot(elapsed), thresholds, abort, duration: elapsed, breaking_point }
 }
 
 fn count(agg: &Aggregator, metric: MetricId, elapsed: Duration) -> u64 {
     agg.stat(metric, None, Stat::Count, elapsed).unwrap_or(0.0) as u64
 }
 
-fn record_vus(agg: &mut Aggregator, counts: &VuCounts, time: u64) {
+fn record_vus(
+    agg: &mut Aggregator,
+    counts: &VuCounts,
+    per_scenario: &[(TagSetId, Arc<AtomicU64>)],
+    time: u64,
+) {
     let vus = counts.active.load(Ordering::Relaxed) as f64;
     let vus_max = counts.allocated.load(Ordering::Relaxed) as f64;
     agg.ingest(&[
         Sample { metric: builtin::VUS, tags: TagSetId::EMPTY, time, value: vus },
         Sample { metric: builtin::VUS_MAX, tags: TagSetId::EMPTY, time, value: vus_max },
     ]);
+    // Per scenario, only when there are several: with one, it is the total again.
+    if per_scenario.len() > 1 {
+        for (tags, active) in per_scenario {
+            let value = active.load(Ordering::Relaxed) as f64;
+            agg.ingest(&[Sample { metric: builtin::VUS, tags: *tags, time, value }]);
+        }
+    }
 }
 
 fn compile_rules(plan: &Plan, registry: &Registry, agg: &mut Aggregator) -> Vec<CompiledRule> {

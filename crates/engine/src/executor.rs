@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use stampede_plan::{Executor, Stage};
+use stampede_plan::{Executor, Stage, UserStage};
 
 /// From `at` (since the scenario's start) on, `vus` VUs should run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,13 +20,64 @@ pub struct VuChange {
 /// Linear ramps change one VU at a time: going from `a` to `b` over `d`, the k-th change
 /// (k = 1..=|b-a|) happens at `k·d/|b-a|`, so the target is `a + ⌊(b-a)·t/d⌋` and reaches `b`
 /// exactly at the stage's end. A zero-length stage jumps at once.
-pub fn vu_schedule(executor: &Executor) -> Vec<VuChange> {
-    match executor {
-        Executor::ConstantVus { vus, duration } => {
-            vec![VuChange { at: Duration::ZERO, vus: vus.get() }, VuChange { at: *duration, vus: 0 }]
+///
+/// Locust's `users` executor moves to each step's user count at its spawn rate (the k-th user
+/// of a step starts at `(k-1)/spawn_rate` into it; users not reached by the step's end are not
+/// started) and holds until the step ends. Iteration-count executors run all their VUs from
+/// the start until `max_duration`. Open-model executors have no VU schedule (`None`): their VUs
+/// are borrowed per iteration.
+pub fn vu_schedule(executor: &Executor) -> Option<Vec<VuChange>> {
+    Some(match executor {
+        Executor::ConstantVus { vus, duration: end }
+        | Executor::PerVuIterations { vus, max_duration: end, .. }
+        | Executor::SharedIterations { vus, max_duration: end, .. } => {
+            vec![VuChange { at: Duration::ZERO, vus: vus.get() }, VuChange { at: *end, vus: 0 }]
         }
         Executor::RampingVus { start_vus, stages, .. } => ramp(*start_vus, stages),
+        Executor::Users { stages } => spawn_steps(stages),
+        Executor::ConstantArrivalRate { .. }
+        | Executor::RampingArrivalRate { .. }
+        | Executor::Breakpoint { .. } => {
+            return None;
+        }
+    })
+}
+
+fn spawn_steps(stages: &[UserStage]) -> Vec<VuChange> {
+    let mut changes = vec![VuChange { at: Duration::ZERO, vus: 0 }];
+    let mut t0 = Duration::ZERO;
+    let mut from = 0u32;
+    for stage in stages {
+        let diff = from.abs_diff(stage.users);
+        let rate = if stage.spawn_rate > 0.0 { stage.spawn_rate } else { f64::INFINITY };
+        let mut reached = from;
+        for k in 1..=diff {
+            // The first user of a step starts at once, as Locust spawns.
+            let secs = f64::from(k - 1) / rate;
+            if secs > stage.duration.as_secs_f64() {
+                break;
+            }
+            reached = if stage.users > from { from + k } else { from - k };
+            changes.push(VuChange { at: t0 + Duration::from_secs_f64(secs), vus: reached });
+        }
+        t0 += stage.duration;
+        from = reached;
     }
+    changes.push(VuChange { at: t0, vus: 0 });
+    dedup_same_instant(&mut changes);
+    changes
+}
+
+/// Several changes at the same instant: only the last one matters.
+fn dedup_same_instant(changes: &mut Vec<VuChange>) {
+    changes.dedup_by(|later, earlier| {
+        if later.at == earlier.at {
+            earlier.vus = later.vus;
+            true
+        } else {
+            false
+        }
+    });
 }
 
 fn ramp(start: u32, stages: &[Stage]) -> Vec<VuChange> {
@@ -54,15 +105,7 @@ fn ramp(start: u32, stages: &[Stage]) -> Vec<VuChange> {
     if from != 0 || changes.last().is_some_and(|c| c.at != t0) {
         changes.push(VuChange { at: t0, vus: 0 });
     }
-    // Several changes at the same instant: only the last one matters.
-    changes.dedup_by(|later, earlier| {
-        if later.at == earlier.at {
-            earlier.vus = later.vus;
-            true
-        } else {
-            false
-        }
-    });
+    dedup_same_instant(&mut changes);
     changes
 }
 
@@ -83,7 +126,7 @@ mod tests {
     #[test]
     fn constant_vus_is_one_step_up_and_down() {
         let e = Executor::ConstantVus { vus: NonZeroU32::new(5).unwrap(), duration: Duration::from_secs(10) };
-        let sched = vu_schedule(&e);
+        let sched = vu_schedule(&e).unwrap();
         assert_eq!(vus_at(&sched, Duration::ZERO), 5);
         assert_eq!(vus_at(&sched, Duration::from_millis(9_999)), 5);
         assert_eq!(vus_at(&sched, Duration::from_secs(10)), 0);
@@ -96,7 +139,7 @@ mod tests {
             stages: vec![s(10, 20), s(20, 20), s(5, 0)],
             graceful_ramp_down: Duration::from_secs(30),
         };
-        let sched = vu_schedule(&e);
+        let sched = vu_schedule(&e).unwrap();
         // Up: one VU every 0.5 s.
         assert_eq!(vus_at(&sched, Duration::from_millis(499)), 0);
         assert_eq!(vus_at(&sched, Duration::from_millis(500)), 1);
@@ -120,9 +163,37 @@ mod tests {
             stages: vec![s(0, 8), s(4, 8)],
             graceful_ramp_down: Duration::ZERO,
         };
-        let sched = vu_schedule(&e);
+        let sched = vu_schedule(&e).unwrap();
         assert_eq!(vus_at(&sched, Duration::ZERO), 8);
         assert_eq!(vus_at(&sched, Duration::from_secs(4)), 0);
+    }
+
+    #[test]
+    fn users_spawn_at_their_rate_and_hold() {
+        let e = Executor::Users {
+            stages: vec![
+                UserStage { users: 10, spawn_rate: 2.0, duration: Duration::from_secs(10) },
+                UserStage { users: 4, spawn_rate: 3.0, duration: Duration::from_secs(5) },
+            ],
+        };
+        let sched = vu_schedule(&e).unwrap();
+        assert_eq!(vus_at(&sched, Duration::ZERO), 1, "the first user starts at once");
+        assert_eq!(vus_at(&sched, Duration::from_millis(499)), 1);
+        assert_eq!(vus_at(&sched, Duration::from_millis(500)), 2);
+        assert_eq!(vus_at(&sched, Duration::from_millis(4_499)), 9);
+        assert_eq!(vus_at(&sched, Duration::from_millis(4_500)), 10, "10 users at 2/s");
+        assert_eq!(vus_at(&sched, Duration::from_secs(9)), 10);
+        // Down to 4 at 3/s: 6 stops, the first at once, then every 1/3 s.
+        assert_eq!(vus_at(&sched, Duration::from_millis(11_000)), 6);
+        assert_eq!(vus_at(&sched, Duration::from_secs(12)), 4);
+        assert_eq!(vus_at(&sched, Duration::from_secs(15)), 0);
+    }
+
+    #[test]
+    fn users_not_reached_within_a_step_are_not_started() {
+        let stage = UserStage { users: 100, spawn_rate: 1.0, duration: Duration::from_secs(5) };
+        let sched = vu_schedule(&Executor::Users { stages: vec![stage] }).unwrap();
+        assert_eq!(sched.iter().map(|c| c.vus).max(), Some(5));
     }
 
     #[test]
@@ -133,7 +204,7 @@ mod tests {
             stages: stages.to_vec(),
             graceful_ramp_down: Duration::ZERO,
         };
-        let sched = vu_schedule(&e);
+        let sched = vu_schedule(&e).unwrap();
         assert_eq!(sched.iter().map(|c| c.vus).max(), Some(100));
         assert_eq!(vus_at(&sched, Duration::from_secs(420)), 10);
         assert_eq!(vus_at(&sched, Duration::from_secs(600)), 50);

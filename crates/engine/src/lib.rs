@@ -17,6 +17,8 @@
 mod collector;
 mod compile;
 pub mod executor;
+mod open;
+mod run;
 mod vu;
 
 use std::sync::Arc;
@@ -27,8 +29,9 @@ use stampede_plan::Plan;
 use stampede_proto::Protocol;
 pub use tokio_util::sync::CancellationToken;
 
-pub use collector::{LiveStats, ThresholdOutcome};
+pub use collector::{BreakingPoint, LiveStats, ThresholdOutcome};
 use compile::CompiledPlan;
+pub use open::RateSchedule;
 
 /// Errors of building or running a plan.
 #[derive(Debug, thiserror::Error)]
@@ -147,6 +150,8 @@ pub struct RunResult {
     pub dropped_samples: u64,
     /// The most VUs active at once.
     pub max_vus: u64,
+    /// What a breakpoint scenario found, when the plan has one.
+    pub breaking_point: Option<BreakingPoint>,
 }
 
 impl RunResult {
@@ -211,6 +216,6 @@ impl Engine {
 
     /// Runs the plan to its end (or until cancelled or aborted).
     pub async fn run(self, options: RunOptions) -> RunResult {
-        vu::run(self, options).await
+        run::run(self, options).await
     }
 }

@@ -1,31 +1,23 @@
-//! Running a plan: scenario controllers start and stop VU tasks on their schedules; each VU
-//! loops over its compiled flow until told to stop.
+//! VUs: their state, how they run steps and iterations, and the closed-model loop.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use rand::Rng;
-use stampede_metrics::{Registry, Sample, TagSetId, builtin};
-use stampede_plan::{Scenario, ThinkTime};
-use stampede_proto::{Recorder, RecorderStats, Vu, VuIdentity};
+use stampede_metrics::{Registry, Sample, builtin};
+use stampede_plan::ThinkTime;
+use stampede_proto::{BoxFuture, Recorder, RecorderStats, Vu, VuIdentity};
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::collector::{self, CollectorSetup};
-use crate::compile::CompiledStep;
-use crate::executor::vu_schedule;
-use crate::{Engine, Interruption, RunOptions, RunResult, ScenarioInfo};
-
-/// Capacity of the one sample channel, in batches (each up to 128 samples).
-const CHANNEL_BATCHES: usize = 4096;
+use crate::compile::{CompiledBehavior, CompiledScenario, CompiledStep, CompiledUser};
 
 /// VU counts shared by the controllers and the collector.
 #[derive(Debug, Default)]
 pub(crate) struct VuCounts {
-    /// VUs running an iteration loop now.
+    /// VUs running now (looping, or running an open-model iteration).
     pub active: AtomicU64,
     /// VUs ever created (k6's `vus_max`).
     pub allocated: AtomicU64,
@@ -34,290 +26,240 @@ pub(crate) struct VuCounts {
     next_id: AtomicU64,
 }
 
-/// Decrements the active count when a VU loop ends, however it ends.
-struct ActiveGuard<'a>(&'a VuCounts);
+/// Counts a VU as active while it lives.
+pub(crate) struct ActiveGuard<'a>(&'a VuCounts, &'a AtomicU64);
 
 impl<'a> ActiveGuard<'a> {
-    fn new(counts: &'a VuCounts) -> Self {
+    pub fn new(counts: &'a VuCounts, scenario: &'a AtomicU64) -> Self {
         let now = counts.active.fetch_add(1, Ordering::Relaxed) + 1;
         counts.peak.fetch_max(now, Ordering::Relaxed);
-        ActiveGuard(counts)
+        scenario.fetch_add(1, Ordering::Relaxed);
+        ActiveGuard(counts, scenario)
     }
 }
 
 impl Drop for ActiveGuard<'_> {
     fn drop(&mut self) {
         self.0.active.fetch_sub(1, Ordering::Relaxed);
+        self.1.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
-/// What every VU of a run needs to make its recorder.
+/// Makes VUs and recorders for one run.
 #[derive(Clone)]
-struct VuFactory {
-    epoch: Instant,
-    tx: mpsc::Sender<Vec<Sample>>,
-    registry: Arc<Registry>,
-    stats: Arc<RecorderStats>,
-    counts: Arc<VuCounts>,
-    slots: usize,
+pub(crate) struct VuFactory {
+    pub epoch: Instant,
+    pub tx: mpsc::Sender<Vec<Sample>>,
+    pub registry: Arc<Registry>,
+    pub stats: Arc<RecorderStats>,
+    pub counts: Arc<VuCounts>,
+    pub slots: usize,
 }
 
 impl VuFactory {
-    fn make(&self, identity_of: impl FnOnce(u64) -> VuIdentity) -> Vu {
+    pub fn recorder(&self) -> Recorder {
+        Recorder::new(self.epoch, self.tx.clone(), self.registry.clone(), self.stats.clone())
+    }
+
+    /// A new VU of user type `user` of `scenario`.
+    pub fn make(&self, scenario: &Arc<str>, compiled: &CompiledScenario, user: usize) -> VuState {
         let id = self.counts.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         self.counts.allocated.fetch_add(1, Ordering::Relaxed);
-        let recorder = Recorder::new(self.epoch, self.tx.clone(), self.registry.clone(), self.stats.clone());
-        Vu::new(identity_of(id), recorder, self.slots)
+        let identity =
+            VuIdentity { id, scenario: scenario.clone(), tags: compiled.users[user].identity_tags.clone() };
+        VuState { vu: Vu::new(identity, self.recorder(), self.slots), user, started: false }
     }
+}
+
+/// A VU and what the engine knows about it beyond the protocol context.
+#[derive(Debug)]
+pub(crate) struct VuState {
+    pub vu: Vu,
+    /// Index of its user type in the scenario.
+    pub user: usize,
+    /// Whether its `on_start` ran.
+    pub started: bool,
 }
 
 /// How a running VU is told to stop.
 #[derive(Debug, Clone)]
-struct StopSignal {
+pub(crate) struct StopSignal {
     /// Cancelled when the VU should not start another iteration.
-    stop: CancellationToken,
+    pub stop: CancellationToken,
     /// How long the current iteration may still run after `stop`, in ms.
     grace_ms: Arc<AtomicU64>,
 }
 
 impl StopSignal {
-    fn new() -> Self {
+    pub fn new() -> Self {
         StopSignal { stop: CancellationToken::new(), grace_ms: Arc::new(AtomicU64::new(0)) }
     }
 
-    fn request(&self, grace: Duration) {
+    pub fn request(&self, grace: Duration) {
         self.grace_ms.store(grace.as_millis() as u64, Ordering::Relaxed);
         self.stop.cancel();
     }
 
     /// Resolves when the iteration in flight must be abandoned.
-    async fn deadline(&self) {
+    pub async fn deadline(&self) {
         self.stop.cancelled().await;
         let grace = Duration::from_millis(self.grace_ms.load(Ordering::Relaxed));
         tokio::time::sleep(grace).await;
     }
 }
 
-struct RunningVu {
-    signal: StopSignal,
-    join: JoinHandle<Vu>,
+/// How many iterations a closed-model VU may still start.
+#[derive(Debug, Clone)]
+pub(crate) enum Budget {
+    /// Until stopped.
+    Unlimited,
+    /// `per-vu-iterations`: this many more.
+    PerVu(u64),
+    /// `shared-iterations`: taken from a counter shared by the scenario's VUs.
+    Shared(Arc<AtomicU64>),
 }
 
-/// Runs the whole plan.
-pub(crate) async fn run(engine: Engine, options: RunOptions) -> RunResult {
-    let Engine { plan, registry, compiled } = engine;
-    let epoch = Instant::now();
-    let started_at = SystemTime::now();
-    let (tx, rx) = mpsc::channel::<Vec<Sample>>(CHANNEL_BATCHES);
-    let stats = Arc::new(RecorderStats::default());
-    let counts = Arc::new(VuCounts::default());
-    // Hard stop for every VU: the caller's cancellation, or a threshold abort.
-    let kill = options.cancel.child_token();
-
-    let collector = tokio::spawn(collector::run(CollectorSetup {
-        rx,
-        registry: registry.clone(),
-        plan: plan.clone(),
-        epoch,
-        counts: counts.clone(),
-        kill: kill.clone(),
-        live: options.live,
-    }));
-
-    let factory = VuFactory {
-        epoch,
-        tx,
-        registry: registry.clone(),
-        stats: stats.clone(),
-        counts: counts.clone(),
-        slots: compiled.slots,
-    };
-    let mut controllers = Vec::with_capacity(plan.scenarios.len());
-    for (scenario, compiled) in plan.scenarios.iter().zip(&compiled.scenarios) {
-        let controller = ScenarioController {
-            scenario: scenario.clone(),
-            steps: compiled.steps.clone(),
-            factory: factory.clone(),
-            kill: kill.clone(),
-        };
-        controllers.push(tokio::spawn(controller.run()));
-    }
-    // The collector finishes when the last recorder (sender) is gone.
-    drop(factory);
-    for c in controllers {
-        // A controller never panics by design; if it did, the others still finish.
-        let _ = c.await;
-    }
-    let outcome = collector.await.expect("collector task panicked");
-
-    let interruption = if options.cancel.is_cancelled() {
-        Some(Interruption::Cancelled)
-    } else {
-        outcome.abort.map(|threshold| Interruption::ThresholdAbort { threshold })
-    };
-    RunResult {
-        plan_name: plan.name.clone(),
-        started_at,
-        duration: outcome.duration,
-        snapshot: outcome.snapshot,
-        thresholds: outcome.thresholds,
-        interruption,
-        scenarios: plan.scenarios.iter().map(ScenarioInfo::of).collect(),
-        dropped_samples: stats.dropped_samples.load(Ordering::Relaxed),
-        max_vus: counts.peak.load(Ordering::Relaxed),
-    }
-}
-
-/// Starts and stops one scenario's VUs along its schedule.
-struct ScenarioController {
-    scenario: Scenario,
-    steps: Arc<[CompiledStep]>,
-    factory: VuFactory,
-    kill: CancellationToken,
-}
-
-impl ScenarioController {
-    async fn run(self) {
-        let kill = self.kill.clone();
-        tokio::select! {
-            _ = tokio::time::sleep(self.scenario.start_time) => {}
-            _ = kill.cancelled() => return,
-        }
-        let schedule = vu_schedule(&self.scenario.executor);
-        let ramp_down_grace = match &self.scenario.executor {
-            stampede_plan::Executor::RampingVus { graceful_ramp_down, .. } => *graceful_ramp_down,
-            _ => self.scenario.graceful_stop,
-        };
-        let mut tags: Vec<(Arc<str>, Arc<str>)> =
-            vec![(Arc::from("scenario"), Arc::from(self.scenario.name.as_str()))];
-        tags.extend(self.scenario.tags.iter().map(|(k, v)| (Arc::from(k.as_str()), Arc::from(v.as_str()))));
-        let iteration_tags = self.factory.registry.intern(&tags);
-        let identity_tags: Arc<[(Arc<str>, Arc<str>)]> = tags.into();
-        let scenario_name: Arc<str> = Arc::from(self.scenario.name.as_str());
-
-        let t0 = Instant::now();
-        let mut running: Vec<RunningVu> = Vec::new();
-        let mut stopping: Vec<JoinHandle<Vu>> = Vec::new();
-        let mut idle: Vec<Vu> = Vec::new();
-        let last = schedule.len().saturating_sub(1);
-        for (i, change) in schedule.iter().enumerate() {
-            tokio::select! {
-                _ = tokio::time::sleep_until(t0 + change.at) => {}
-                _ = kill.cancelled() => break,
+impl Budget {
+    fn take(&mut self) -> bool {
+        match self {
+            Budget::Unlimited => true,
+            Budget::PerVu(n) => {
+                let ok = *n > 0;
+                *n = n.saturating_sub(1);
+                ok
             }
-            // Reuse VUs that finished ramping down: they keep their connections, as in k6.
-            let mut k = 0;
-            while k < stopping.len() {
-                if stopping[k].is_finished() {
-                    if let Ok(vu) = stopping.swap_remove(k).await {
-                        idle.push(vu);
-                    }
-                } else {
-                    k += 1;
-                }
+            Budget::Shared(left) => {
+                left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_ok()
             }
-            let target = change.vus as usize;
-            while running.len() < target {
-                let vu = idle.pop().unwrap_or_else(|| {
-                    self.factory.make(|id| VuIdentity {
-                        id,
-                        scenario: scenario_name.clone(),
-                        tags: identity_tags.clone(),
-                    })
-                });
-                let signal = StopSignal::new();
-                let join = tokio::spawn(vu_loop(VuLoop {
-                    vu,
-                    steps: self.steps.clone(),
-                    signal: signal.clone(),
-                    kill: kill.clone(),
-                    counts: self.factory.counts.clone(),
-                    iteration_tags,
-                }));
-                running.push(RunningVu { signal, join });
-            }
-            let grace = if i == last { self.scenario.graceful_stop } else { ramp_down_grace };
-            while running.len() > target {
-                let vu = running.pop().expect("len > target >= 0");
-                vu.signal.request(grace);
-                stopping.push(vu.join);
-            }
-        }
-        // Cancelled mid-schedule: stop whatever still runs (the kill token ends iterations).
-        for vu in running {
-            vu.signal.request(Duration::ZERO);
-            stopping.push(vu.join);
-        }
-        for join in stopping {
-            let _ = join.await;
         }
     }
 }
 
-struct VuLoop {
-    vu: Vu,
-    steps: Arc<[CompiledStep]>,
-    signal: StopSignal,
-    kill: CancellationToken,
-    counts: Arc<VuCounts>,
-    iteration_tags: TagSetId,
+/// Everything a closed-model VU loop needs.
+pub(crate) struct VuLoop {
+    pub state: VuState,
+    pub user: Arc<[CompiledUser]>,
+    pub signal: StopSignal,
+    pub kill: CancellationToken,
+    pub counts: Arc<VuCounts>,
+    pub scenario_active: Arc<AtomicU64>,
+    pub budget: Budget,
 }
 
-/// One VU: iterate until stopped; an iteration in flight gets the stop's grace period, then
-/// is dropped (which cancels its request).
-async fn vu_loop(mut l: VuLoop) -> Vu {
-    let _active = ActiveGuard::new(&l.counts);
-    let (vu, steps, stop) = (&mut l.vu, &l.steps, &l.signal.stop);
-    // The stop and kill futures are set up once per VU, not once per iteration: registering
-    // a waiter costs a lock, and iterations can be microseconds long.
+/// One closed-model VU: `on_start` once, then iterate (with think time and pacing) until
+/// stopped or out of budget, then `on_stop`. An iteration in flight when stopped gets the
+/// stop's grace period, then is dropped (which cancels its request).
+pub(crate) async fn vu_loop(mut l: VuLoop) -> VuState {
+    let _active = ActiveGuard::new(&l.counts, &l.scenario_active);
+    let user = &l.user[l.state.user];
+    let (state, stop, budget) = (&mut l.state, &l.signal.stop, &mut l.budget);
     let completed = tokio::select! {
         biased;
         _ = l.kill.cancelled() => false,
         _ = l.signal.deadline() => false,
         _ = async {
-            while !stop.is_cancelled() {
-                run_iteration(vu, steps, l.iteration_tags).await;
+            if !state.started {
+                state.started = true;
+                run_steps(&mut state.vu, &user.on_start).await;
             }
+            while !stop.is_cancelled() && budget.take() {
+                let start = Instant::now();
+                run_iteration(&mut state.vu, user).await;
+                let mut until = user.think.map(|t| Instant::now() + think_duration(t, &mut state.vu));
+                if let Some(pacing) = user.pacing {
+                    until = Some(until.map_or(start + pacing, |u| u.max(start + pacing)));
+                }
+                if let Some(until) = until {
+                    state.vu.recorder().flush();
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(until) => {}
+                        _ = stop.cancelled() => break,
+                    }
+                }
+            }
+            run_steps(&mut state.vu, &user.on_stop).await;
         } => true,
     };
     if !completed {
         // Whatever the dropped iteration had open is in an unknown state.
-        l.vu.close_sessions();
+        l.state.vu.close_sessions();
     }
-    l.vu.recorder().flush_final().await;
-    l.vu
+    l.state.vu.recorder().flush_final().await;
+    l.state
 }
 
-async fn run_iteration(vu: &mut Vu, steps: &[CompiledStep], tags: TagSetId) {
+/// One iteration of a user type: its journey, or one task drawn by weight.
+pub(crate) async fn run_iteration(vu: &mut Vu, user: &CompiledUser) {
     let start = Instant::now();
-    for step in steps {
-        match step {
-            CompiledStep::Action(action) => {
-                let outcome = action.run(vu).await;
-                vu.last_status = outcome.status;
-                vu.recorder().flush_if_due();
-            }
-            CompiledStep::Think(think) => {
-                let pause = think_duration(*think, vu);
-                // Do not let samples wait in the buffer while the VU sleeps.
-                vu.recorder().flush();
-                tokio::time::sleep(pause).await;
-            }
+    match &user.behavior {
+        CompiledBehavior::Flow(steps) => run_steps(vu, steps).await,
+        CompiledBehavior::Tasks(tasks) => {
+            let total = tasks.last().map_or(0, |t| t.0);
+            let pick = vu.rng().random_range(0..total.max(1));
+            let (_, steps) = tasks.iter().find(|(cum, _)| pick < *cum).unwrap_or(&tasks[0]);
+            run_steps(vu, steps).await;
         }
     }
     let end = Instant::now();
     let recorder = vu.recorder();
-    recorder.record_at(builtin::ITERATIONS, tags, end, 1.0);
-    recorder.record_at(builtin::ITERATION_DURATION, tags, end, (end - start).as_secs_f64() * 1000.0);
+    recorder.record_at(builtin::ITERATIONS, user.iteration_tags, end, 1.0);
+    recorder.record_at(builtin::ITERATION_DURATION, user.iteration_tags, end, ms(end - start));
     vu.iteration += 1;
 }
 
-fn think_duration(think: ThinkTime, vu: &mut Vu) -> Duration {
+/// Runs steps in order. Boxed because groups nest.
+pub(crate) fn run_steps<'a>(vu: &'a mut Vu, steps: &'a [CompiledStep]) -> BoxFuture<'a, ()> {
+    Box::pin(async move {
+        for step in steps {
+            match step {
+                CompiledStep::Action(action) => {
+                    let outcome = action.run(vu).await;
+                    vu.last_status = outcome.status;
+                    vu.recorder().flush_if_due();
+                }
+                CompiledStep::Think(think) => {
+                    let pause = think_duration(*think, vu);
+                    // Do not let samples wait in the buffer while the VU sleeps.
+                    vu.recorder().flush();
+                    tokio::time::sleep(pause).await;
+                }
+                CompiledStep::Group(group) => {
+                    let outer = std::mem::replace(&mut vu.group, group.path.clone());
+                    let start = Instant::now();
+                    run_steps(vu, &group.steps).await;
+                    let end = Instant::now();
+                    vu.recorder().record_at(builtin::GROUP_DURATION, group.tags, end, ms(end - start));
+                    vu.group = outer;
+                }
+            }
+        }
+    })
+}
+
+/// Milliseconds as the metrics want them.
+pub(crate) fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+pub(crate) fn think_duration(think: ThinkTime, vu: &mut Vu) -> Duration {
+    let rng = vu.rng();
     match think {
         ThinkTime::Fixed(d) => d,
         ThinkTime::Uniform { min, max } if max > min => {
-            Duration::from_nanos(vu.rng().random_range(min.as_nanos() as u64..=max.as_nanos() as u64))
+            Duration::from_nanos(rng.random_range(min.as_nanos() as u64..=max.as_nanos() as u64))
         }
         ThinkTime::Uniform { min, .. } => min,
+        ThinkTime::Normal { mean, stddev } => {
+            // Box–Muller; cut at 0 and at mean + 4σ so one draw cannot stall a VU.
+            let (u1, u2): (f64, f64) = (rng.random::<f64>().max(f64::MIN_POSITIVE), rng.random());
+            let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+            let secs = mean.as_secs_f64() + z * stddev.as_secs_f64();
+            Duration::from_secs_f64(secs.clamp(0.0, mean.as_secs_f64() + 4.0 * stddev.as_secs_f64()))
+        }
+        ThinkTime::Exponential { mean } => {
+            let u: f64 = rng.random();
+            let secs = -mean.as_secs_f64() * (1.0 - u).ln();
+            Duration::from_secs_f64(secs.min(10.0 * mean.as_secs_f64()))
+        }
     }
 }

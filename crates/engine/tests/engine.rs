@@ -5,8 +5,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use stampede_engine::{CancellationToken, EngineBuilder, Interruption, LiveStats, RunOptions, RunResult};
+use stampede_metrics::Stat;
 use stampede_metrics::builtin;
-use stampede_plan::{LoadOptions, Step};
+use stampede_plan::{Arrivals, Executor, LoadOptions, Plan, Rate, Step};
 use stampede_proto::{Action, BoxFuture, CompileContext, CompileError, Protocol, StepOutcome, Vu};
 use tokio::time::Instant;
 
@@ -24,6 +25,7 @@ struct Fake {
 struct FakeAction {
     sleep: Duration,
     fail: bool,
+    fail_after: Option<Duration>,
     log: Log,
     start: Instant,
 }
@@ -35,14 +37,16 @@ impl Protocol for Fake {
     fn compile(&self, step: &Step, _cx: &CompileContext<'_>) -> Result<Arc<dyn Action>, CompileError> {
         let Step::Http(h) = step else { unreachable!() };
         let path = h.url.trim_start_matches("http://127.0.0.1:1");
-        let (path, fail) = match path.split_once('?') {
-            Some((p, q)) => (p, q.contains("fail")),
-            None => (path, false),
-        };
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        let fail = query == "fail";
+        // `?fail_after=<ms>`: succeed until then (a target that breaks under rising load).
+        let fail_after =
+            query.strip_prefix("fail_after=").map(|ms| Duration::from_millis(ms.parse().unwrap()));
         let ms: u64 = path.trim_start_matches("/sleep/").parse().expect("/sleep/<ms>");
         Ok(Arc::new(FakeAction {
             sleep: Duration::from_millis(ms),
             fail,
+            fail_after,
             log: self.log.clone(),
             start: self.start,
         }))
@@ -55,16 +59,31 @@ impl Action for FakeAction {
             self.log.lock().unwrap().push((self.start.elapsed(), vu.identity().id));
             tokio::time::sleep(self.sleep).await;
             let tags = vu.recorder().registry().intern(&[("name", "fake")]);
+            let fail = self.fail || self.fail_after.is_some_and(|after| self.start.elapsed() >= after);
             vu.recorder().record(builtin::HTTP_REQS, tags, 1.0);
-            vu.recorder().record(builtin::HTTP_REQ_FAILED, tags, if self.fail { 1.0 } else { 0.0 });
+            vu.recorder().record(builtin::HTTP_REQ_FAILED, tags, if fail { 1.0 } else { 0.0 });
             vu.recorder().record(builtin::HTTP_REQ_DURATION, tags, self.sleep.as_secs_f64() * 1000.0);
-            StepOutcome { failed: self.fail, status: Some(200) }
+            StepOutcome { failed: fail, status: Some(200) }
         })
     }
 }
 
 async fn run_plan(yaml: &str, cancel: CancellationToken) -> (RunResult, Log) {
     let plan = stampede_plan::parse(yaml, "test.yaml", &LoadOptions::default()).expect("plan parses");
+    run_typed(plan, cancel).await
+}
+
+/// A one-scenario plan with a flow of `steps` (YAML) and the executor set in code.
+fn plan_with(executor: Executor, steps: &str) -> Plan {
+    let yaml = format!(
+        "target: http://127.0.0.1:1\nscenarios:\n  s:\n    executor: constant-vus\n    vus: 1\n    duration: 1s\n    graceful_stop: 1s\n    flow:\n{steps}"
+    );
+    let mut plan = stampede_plan::parse(&yaml, "test.yaml", &LoadOptions::default()).expect("plan parses");
+    plan.scenarios[0].executor = executor;
+    plan
+}
+
+async fn run_typed(plan: Plan, cancel: CancellationToken) -> (RunResult, Log) {
     let log: Log = Arc::default();
     let fake = Fake { log: log.clone(), start: Instant::now() };
     let engine = EngineBuilder::new(plan).protocol(Arc::new(fake)).build().expect("plan compiles");
@@ -244,4 +263,168 @@ thresholds:
     assert_eq!(passed, vec![true, false, true], "{:?}", result.thresholds);
     let p95 = result.thresholds[0].observed.unwrap();
     assert!((199.0..=201.0).contains(&p95), "p95 {p95}");
+}
+
+fn count(result: &RunResult, key: &str) -> f64 {
+    result.snapshot.stat(key, Stat::Count).unwrap_or(0.0)
+}
+
+fn rate(per_second: f64) -> Rate {
+    Rate { per_second }
+}
+
+#[tokio::test(start_paused = true)]
+async fn constant_arrival_rate_keeps_its_schedule() {
+    let executor = Executor::ConstantArrivalRate {
+        rate: rate(100.0),
+        duration: Duration::from_secs(10),
+        pre_allocated_vus: 5,
+        max_vus: 50,
+        arrivals: Arrivals::Uniform,
+    };
+    let (result, _) =
+        run_typed(plan_with(executor, "      - http: { url: /sleep/30 }\n"), CancellationToken::new()).await;
+    let iterations = count(&result, "iterations");
+    assert!((999.0..=1001.0).contains(&iterations), "100/s for 10 s: {iterations}");
+    assert_eq!(count(&result, "dropped_iterations"), 0.0);
+    // 100/s × 30 ms ≈ 3 VUs busy: the 5 pre-allocated suffice.
+    assert_eq!(result.snapshot.stat("vus_max", Stat::Value), Some(5.0));
+    let lag = result.snapshot.stat("schedule_lag", Stat::Max).unwrap();
+    assert!(lag < 1.0, "iterations start on time on a paused clock: {lag} ms");
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropped_iterations_are_counted_when_max_vus_is_too_low() {
+    let executor = Executor::ConstantArrivalRate {
+        rate: rate(100.0),
+        duration: Duration::from_secs(10),
+        pre_allocated_vus: 2,
+        max_vus: 5,
+        arrivals: Arrivals::Uniform,
+    };
+    let (result, _) =
+        run_typed(plan_with(executor, "      - http: { url: /sleep/100 }\n"), CancellationToken::new()).await;
+    // 5 VUs × 10 iterations/s each = 50/s served of 100/s scheduled.
+    let (done, dropped) = (count(&result, "iterations"), count(&result, "dropped_iterations"));
+    assert!((490.0..=510.0).contains(&done), "iterations {done}");
+    assert!((490.0..=510.0).contains(&dropped), "dropped {dropped}");
+    assert_eq!(done + dropped, 1000.0, "every scheduled iteration is either run or counted as dropped");
+    assert_eq!(result.snapshot.stat("vus_max", Stat::Value), Some(5.0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn poisson_arrivals_average_the_rate_and_are_reproducible() {
+    let executor = |seed| Executor::ConstantArrivalRate {
+        rate: rate(50.0),
+        duration: Duration::from_secs(20),
+        pre_allocated_vus: 10,
+        max_vus: 10,
+        arrivals: Arrivals::Poisson { seed },
+    };
+    let (a, _) =
+        run_typed(plan_with(executor(7), "      - http: { url: /sleep/1 }\n"), CancellationToken::new())
+            .await;
+    let (b, _) =
+        run_typed(plan_with(executor(7), "      - http: { url: /sleep/1 }\n"), CancellationToken::new())
+            .await;
+    let n = count(&a, "iterations");
+    // 1000 expected; a Poisson count has σ ≈ 32.
+    assert!((880.0..=1120.0).contains(&n), "iterations {n}");
+    assert_eq!(n, count(&b, "iterations"), "same seed, same arrivals");
+    assert_ne!(n, 1000.0, "not the uniform schedule");
+}
+
+#[tokio::test(start_paused = true)]
+async fn per_vu_and_shared_iterations_run_exactly_their_count() {
+    let per_vu = Executor::PerVuIterations {
+        vus: std::num::NonZeroU32::new(3).unwrap(),
+        iterations: std::num::NonZeroU64::new(4).unwrap(),
+        max_duration: Duration::from_secs(60),
+    };
+    let (result, _) =
+        run_typed(plan_with(per_vu, "      - http: { url: /sleep/100 }\n"), CancellationToken::new()).await;
+    assert_eq!(count(&result, "iterations"), 12.0);
+    assert!(
+        result.duration < Duration::from_secs(2),
+        "ends when done, not at max_duration: {:?}",
+        result.duration
+    );
+
+    let shared = Executor::SharedIterations {
+        vus: std::num::NonZeroU32::new(3).unwrap(),
+        iterations: std::num::NonZeroU64::new(10).unwrap(),
+        max_duration: Duration::from_secs(60),
+    };
+    let (result, _) =
+        run_typed(plan_with(shared, "      - http: { url: /sleep/100 }\n"), CancellationToken::new()).await;
+    assert_eq!(count(&result, "iterations"), 10.0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn user_type_weights_are_realized_exactly() {
+    use stampede_plan::{Behavior, Flow, UserType};
+    let mut plan = plan_with(
+        Executor::ConstantVus {
+            vus: std::num::NonZeroU32::new(20).unwrap(),
+            duration: Duration::from_secs(1),
+        },
+        "      - http: { url: /sleep/100 }\n",
+    );
+    let flow = match &plan.scenarios[0].users[0].behavior {
+        Behavior::Flow(f) => f.clone(),
+        Behavior::Tasks(_) => unreachable!(),
+    };
+    let user = |name: &str, weight: u32| UserType {
+        weight: std::num::NonZeroU32::new(weight).unwrap(),
+        ..UserType::with_flow(name, Flow { steps: flow.steps.clone() })
+    };
+    plan.scenarios[0].users = vec![user("regular", 70), user("power", 20), user("admin", 10)];
+    let (result, _) = run_typed(plan, CancellationToken::new()).await;
+    let iterations = |u: &str| {
+        result
+            .snapshot
+            .tag_counts
+            .iter()
+            .filter(|t| t.metric == "iterations" && t.tags.get("user_type").map(String::as_str) == Some(u))
+            .map(|t| t.count.unwrap_or(0.0))
+            .sum::<f64>()
+    };
+    // 20 VUs, 10 iterations each: 14 regular, 4 power, 2 admin VUs.
+    assert_eq!((iterations("regular"), iterations("power"), iterations("admin")), (140.0, 40.0, 20.0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn breakpoint_reports_the_highest_passing_rate() {
+    let yaml = "      - http: { url: \"/sleep/10?fail_after=12500\" }\n";
+    let mut plan = plan_with(
+        Executor::Breakpoint {
+            start_rate: rate(10.0),
+            max_rate: rate(100.0),
+            ramp: stampede_plan::BreakpointRamp::Steps {
+                every: Duration::from_secs(5),
+                increase: rate(10.0),
+            },
+            pre_allocated_vus: 5,
+            max_vus: 20,
+            arrivals: Arrivals::Uniform,
+        },
+        yaml,
+    );
+    plan.thresholds = stampede_plan::parse(
+        "target: http://127.0.0.1:1\nflow: [ { http: { url: /sleep/1 } } ]\nvus: 1\nduration: 1s\nthresholds:\n  http_req_failed: [\"rate<0.02\"]\n",
+        "t.yaml",
+        &LoadOptions::default(),
+    )
+    .unwrap()
+    .thresholds;
+    let (result, _) = run_typed(plan, CancellationToken::new()).await;
+    let bp = result.breaking_point.expect("a breakpoint scenario reports");
+    // Failures start at 12.5 s (rate 30/s); the cumulative failed rate crosses 2% within ~1 s.
+    let (at, broke_rate) = bp.broke.expect("it broke");
+    assert!(at >= Duration::from_secs(12) && at <= Duration::from_secs(15), "broke at {at:?}");
+    assert_eq!(broke_rate, 30.0);
+    assert_eq!(bp.max_passing_rate, 30.0, "the last passing second was still in the 30/s step");
+    assert_eq!(bp.evidence[0].key, "http_req_failed");
+    assert!(matches!(result.interruption, Some(Interruption::ThresholdAbort { .. })));
+    assert!(result.duration < Duration::from_secs(20), "stopped at the break");
 }

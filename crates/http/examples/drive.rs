@@ -71,7 +71,7 @@ async fn run(
         start_time: Duration::ZERO,
         graceful_stop: Duration::ZERO,
         tags: vec![],
-        flow: Flow::default(),
+        users: vec![],
     };
     let step = Step::Http(Box::new(HttpStep {
         name: "hello".into(),

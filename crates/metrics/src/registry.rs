@@ -179,6 +179,11 @@ pub mod builtin {
         DROPPED_ITERATIONS = 16, "dropped_iterations", Counter, Default;
         /// Time of a named group of steps (trend, ms).
         GROUP_DURATION = 17, "group_duration", Trend, Time;
+        /// Open models: how late an iteration started after its scheduled time (trend, ms).
+        SCHEDULE_LAG = 18, "schedule_lag", Trend, Time;
+        /// Open models: a request's response time from its iteration's *scheduled* start, so
+        /// a stalled target cannot hide behind a stalled generator (trend, ms).
+        HTTP_REQ_LATENCY = 19, "http_req_latency", Trend, Time;
     }
 
     /// Looks up a built-in by name.

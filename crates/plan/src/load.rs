@@ -1,6 +1,7 @@
 //! From the YAML tree to a typed [`Plan`]: the plan's top level, `defaults:`, `vars:`, the
 //! target, and scenarios with their executors. Steps live in `step`, thresholds in `threshold`.
 
+use crate::UserType;
 use std::path::Path;
 use std::time::Duration;
 
@@ -324,12 +325,12 @@ fn scenario(cx: &mut Cx, name: String, f: &Fields, flows: &step::FlowCx) -> Opti
     let msg = format!("scenario `{name}` has no `flow:`; add the steps each iteration runs");
     let flow = f.require(cx, "flow", &msg).and_then(|n| step::flow(cx, n, flows));
     Some(Scenario {
+        users: vec![UserType::with_flow(name.clone(), flow?)],
         name,
         executor: executor?,
         start_time: start_time?,
         graceful_stop: graceful_stop?,
         tags: tags?,
-        flow: flow?,
     })
 }
 

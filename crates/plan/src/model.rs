@@ -1,7 +1,7 @@
 //! The typed plan: what the rest of stampede consumes once a plan file has been parsed and
 //! validated. Every field here is already checked; nothing downstream re-parses strings.
 
-use std::num::NonZeroU32;
+use std::num::{NonZeroU32, NonZeroU64};
 use std::time::Duration;
 
 use crate::error::{Diagnostic, Diagnostics, PlanError};
@@ -46,9 +46,11 @@ impl Plan {
                 start_time: Duration::ZERO,
                 graceful_stop: Duration::from_secs(30),
                 tags: Vec::new(),
-                flow: Flow { steps: vec![Step::Http(Box::new(step))] },
+                users: vec![UserType::with_flow("default", Flow { steps: vec![Step::Http(Box::new(step))] })],
             }],
             thresholds: Vec::new(),
+            profiles: crate::profile::builtin_profiles(),
+            profile: None,
         })
     }
 }
@@ -66,6 +68,42 @@ pub struct Plan {
     pub scenarios: Vec<Scenario>,
     /// Thresholds, in the order the plan lists them.
     pub thresholds: Vec<Threshold>,
+    /// Every profile the plan can be run with (`--list-profiles`): the plan's own, in the order
+    /// it lists them, then the built-in shapes it does not redefine.
+    pub profiles: Vec<ProfileInfo>,
+    /// The profile applied at load time (`--profile`), if any.
+    pub profile: Option<String>,
+}
+
+/// A named load profile (`--profile NAME`), as `--list-profiles` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileInfo {
+    /// Its name.
+    pub name: String,
+    /// One line saying what it does (a plan profile's `description:`, or a summary of it).
+    pub description: String,
+    /// Where it comes from.
+    pub origin: ProfileOrigin,
+    /// A built-in's stage table (targets as fractions of the peak); empty for plan profiles.
+    pub stages: Vec<ProfileStage>,
+}
+
+/// Where a profile is defined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileOrigin {
+    /// The plan's `profiles:` section.
+    Plan,
+    /// A shape built into stampede (see [`builtin_profiles`](crate::builtin_profiles)).
+    BuiltIn,
+}
+
+/// One linear stage of a built-in profile: reach `fraction` of the peak over `duration`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProfileStage {
+    /// How long the stage lasts.
+    pub duration: Duration,
+    /// The VU target at the stage's end, as a fraction of the peak (0.0–1.0).
+    pub fraction: f64,
 }
 
 /// The plan's `defaults:` section.
@@ -117,7 +155,80 @@ pub struct Scenario {
     pub graceful_stop: Duration,
     /// Extra tags put on every sample of this scenario (besides `scenario:<name>`).
     pub tags: Vec<(String, String)>,
-    /// The steps of one iteration.
+    /// The user types its VUs are drawn from, with their weights; never empty. A scenario
+    /// written with a plain `flow:` has one user type named after the scenario.
+    pub users: Vec<UserType>,
+}
+
+impl Scenario {
+    /// Every step of every flow of every user type (on_start, behaviour, on_stop), in order.
+    pub fn steps(&self) -> impl Iterator<Item = &Step> {
+        self.users.iter().flat_map(|u| u.flows()).flat_map(|f| f.steps.iter())
+    }
+}
+
+/// A kind of user (Locust's `User` class): what it does each iteration, how it pauses, and
+/// how often it is drawn. VUs are assigned to user types deterministically by weight, so the
+/// realized mix matches the weights exactly over each full cycle.
+#[derive(Debug, Clone)]
+pub struct UserType {
+    /// Name, also the `user_type` tag of its samples.
+    pub name: String,
+    /// Relative weight in the scenario's mix.
+    pub weight: NonZeroU32,
+    /// What one iteration does.
+    pub behavior: Behavior,
+    /// Steps run once per VU before its first iteration (log in).
+    pub on_start: Flow,
+    /// Steps run once when the VU is stopped gracefully.
+    pub on_stop: Flow,
+    /// Pause after each iteration (Locust's `wait_time`).
+    pub think: Option<ThinkTime>,
+    /// Minimum iteration duration (constant pacing): a faster iteration waits out the rest.
+    pub pacing: Option<Duration>,
+}
+
+impl UserType {
+    /// A user type that runs one flow, with weight 1 and no extras.
+    pub fn with_flow(name: impl Into<String>, flow: Flow) -> UserType {
+        UserType {
+            name: name.into(),
+            weight: NonZeroU32::MIN,
+            behavior: Behavior::Flow(flow),
+            on_start: Flow::default(),
+            on_stop: Flow::default(),
+            think: None,
+            pacing: None,
+        }
+    }
+
+    /// All flows of this user type: on_start, the behaviour's flows, on_stop.
+    pub fn flows(&self) -> impl Iterator<Item = &Flow> {
+        let behavior: Vec<&Flow> = match &self.behavior {
+            Behavior::Flow(f) => vec![f],
+            Behavior::Tasks(tasks) => tasks.iter().map(|t| &t.flow).collect(),
+        };
+        std::iter::once(&self.on_start).chain(behavior).chain(std::iter::once(&self.on_stop))
+    }
+}
+
+/// What one iteration of a user type does.
+#[derive(Debug, Clone)]
+pub enum Behavior {
+    /// A journey: every step in order.
+    Flow(Flow),
+    /// Weighted tasks: each iteration picks one task by weight.
+    Tasks(Vec<Task>),
+}
+
+/// One weighted task of a user type.
+#[derive(Debug, Clone)]
+pub struct Task {
+    /// Name (the `task` tag).
+    pub name: String,
+    /// Relative weight.
+    pub weight: NonZeroU32,
+    /// Its steps.
     pub flow: Flow,
 }
 
@@ -140,6 +251,130 @@ pub enum Executor {
         /// How long a VU that is ramped down may finish its iteration (default 30 s).
         graceful_ramp_down: Duration,
     },
+    /// `users` (Locust): ramp to `users` at `spawn_rate` per second, hold until `duration`.
+    /// The staged form steps through several user counts, each with its own spawn rate.
+    Users {
+        /// The steps; the plain form is one step.
+        stages: Vec<UserStage>,
+    },
+    /// `per-vu-iterations`: each VU runs `iterations` iterations.
+    PerVuIterations {
+        /// Number of VUs.
+        vus: NonZeroU32,
+        /// Iterations per VU.
+        iterations: NonZeroU64,
+        /// Hard limit on the scenario's time (default 10 min, as k6).
+        max_duration: Duration,
+    },
+    /// `shared-iterations`: `vus` VUs share `iterations` iterations.
+    SharedIterations {
+        /// Number of VUs.
+        vus: NonZeroU32,
+        /// Iterations in all.
+        iterations: NonZeroU64,
+        /// Hard limit on the scenario's time (default 10 min, as k6).
+        max_duration: Duration,
+    },
+    /// `constant-arrival-rate`: iterations start at a fixed rate on an absolute schedule.
+    ConstantArrivalRate {
+        /// Iterations per second.
+        rate: Rate,
+        /// How long.
+        duration: Duration,
+        /// VUs allocated before the start.
+        pre_allocated_vus: u32,
+        /// Most VUs ever allocated; when none is free an iteration is dropped (and counted).
+        max_vus: u32,
+        /// How start times are spaced.
+        arrivals: Arrivals,
+    },
+    /// `ramping-arrival-rate`: the arrival rate follows linear stages (targets in iterations
+    /// per `time_unit`, already converted to [`Rate`]s).
+    RampingArrivalRate {
+        /// Rate at the start.
+        start_rate: Rate,
+        /// Stages of rates.
+        stages: Vec<RateStage>,
+        /// VUs allocated before the start.
+        pre_allocated_vus: u32,
+        /// Most VUs ever allocated.
+        max_vus: u32,
+        /// How start times are spaced.
+        arrivals: Arrivals,
+    },
+    /// `breakpoint`: raise the arrival rate until a threshold breaks, then stop and report the
+    /// highest rate that still met every threshold.
+    Breakpoint {
+        /// Rate at the start.
+        start_rate: Rate,
+        /// Rate at which the test gives up without a break.
+        max_rate: Rate,
+        /// How the rate rises.
+        ramp: BreakpointRamp,
+        /// VUs allocated before the start.
+        pre_allocated_vus: u32,
+        /// Most VUs ever allocated.
+        max_vus: u32,
+        /// How start times are spaced.
+        arrivals: Arrivals,
+    },
+}
+
+/// One step of the Locust-style `users` executor.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UserStage {
+    /// Users to reach.
+    pub users: u32,
+    /// Users started (or stopped) per second on the way there.
+    pub spawn_rate: f64,
+    /// How long this step lasts, spawning included.
+    pub duration: Duration,
+}
+
+/// An arrival rate, normalized to iterations per second.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Rate {
+    /// Iterations per second.
+    pub per_second: f64,
+}
+
+/// One linear stage of an arrival rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateStage {
+    /// How long the stage lasts.
+    pub duration: Duration,
+    /// The rate at the stage's end.
+    pub target: Rate,
+}
+
+/// How iteration start times are spaced in an open model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Arrivals {
+    /// Evenly, on an absolute schedule (`start + i/rate`).
+    #[default]
+    Uniform,
+    /// A Poisson process (exponential gaps), from a seed so runs are reproducible.
+    Poisson {
+        /// The seed.
+        seed: u64,
+    },
+}
+
+/// How a breakpoint test raises its rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BreakpointRamp {
+    /// Add `increase` every `every`.
+    Steps {
+        /// Step length.
+        every: Duration,
+        /// Rate added per step.
+        increase: Rate,
+    },
+    /// Rise linearly from the start rate to the max rate over `over`.
+    Continuous {
+        /// Time from start rate to max rate.
+        over: Duration,
+    },
 }
 
 impl Executor {
@@ -148,24 +383,51 @@ impl Executor {
         match self {
             Executor::ConstantVus { .. } => "constant-vus",
             Executor::RampingVus { .. } => "ramping-vus",
+            Executor::Users { .. } => "users",
+            Executor::PerVuIterations { .. } => "per-vu-iterations",
+            Executor::SharedIterations { .. } => "shared-iterations",
+            Executor::ConstantArrivalRate { .. } => "constant-arrival-rate",
+            Executor::RampingArrivalRate { .. } => "ramping-arrival-rate",
+            Executor::Breakpoint { .. } => "breakpoint",
         }
     }
 
-    /// Total planned duration, without graceful stop.
+    /// Whether iterations start on a schedule (open model) rather than when a VU is free.
+    pub fn is_open_model(&self) -> bool {
+        matches!(
+            self,
+            Executor::ConstantArrivalRate { .. } | Executor::RampingArrivalRate { .. } | Executor::Breakpoint { .. }
+        )
+    }
+
+    /// Total planned duration, without graceful stop (for iteration-count executors, their
+    /// `max_duration`).
     pub fn duration(&self) -> Duration {
         match self {
-            Executor::ConstantVus { duration, .. } => *duration,
+            Executor::ConstantVus { duration, .. } | Executor::ConstantArrivalRate { duration, .. } => *duration,
             Executor::RampingVus { stages, .. } => stages.iter().map(|s| s.duration).sum(),
+            Executor::Users { stages } => stages.iter().map(|s| s.duration).sum(),
+            Executor::PerVuIterations { max_duration, .. } | Executor::SharedIterations { max_duration, .. } => {
+                *max_duration
+            }
+            Executor::RampingArrivalRate { stages, .. } => stages.iter().map(|s| s.duration).sum(),
+            Executor::Breakpoint { start_rate, max_rate, ramp, .. } => match ramp {
+                BreakpointRamp::Continuous { over } => *over,
+                BreakpointRamp::Steps { every, increase } => {
+                    let steps = ((max_rate.per_second - start_rate.per_second) / increase.per_second).ceil();
+                    every.mul_f64(steps.max(0.0) + 1.0)
+                }
+            },
         }
     }
 
     /// Cuts the executor to `vus` VUs at its peak and `duration` in total.
     ///
-    /// constant-vus takes both as they are. ramping-vus keeps its shape: stage durations are
-    /// scaled proportionally so that they sum to `duration` (spread evenly if they were all 0s),
-    /// and stage targets and `start_vus` are scaled so that the peak becomes `vus`, rounded,
-    /// with a non-zero target staying at least 1. A ramp whose peak is 0 has no shape to scale
-    /// and keeps its targets.
+    /// Stage-shaped executors keep their shape: stage durations are scaled proportionally so
+    /// that they sum to `duration` (spread evenly if they were all 0s), and VU targets are
+    /// scaled so that the peak becomes `vus`, rounded, a non-zero target staying at least 1.
+    /// Fixed executors take both as they are (iteration executors: `max_duration`).
+    /// Open-model executors take `duration`, and `vus` as their `max_vus`.
     pub fn scale(&mut self, vus: Option<NonZeroU32>, duration: Option<Duration>) {
         match self {
             Executor::ConstantVus { vus: v, duration: d } => {
@@ -176,24 +438,67 @@ impl Executor {
                     *d = duration;
                 }
             }
+            Executor::PerVuIterations { vus: v, max_duration: d, .. }
+            | Executor::SharedIterations { vus: v, max_duration: d, .. } => {
+                if let Some(vus) = vus {
+                    *v = vus;
+                }
+                if let Some(duration) = duration {
+                    *d = duration;
+                }
+            }
             Executor::RampingVus { start_vus, stages, .. } => {
                 if let Some(duration) = duration {
-                    scale_durations(stages, duration);
+                    scale_durations(stages.iter_mut().map(|s| &mut s.duration), duration);
                 }
                 let peak = stages.iter().map(|s| s.target).fold(*start_vus, u32::max);
-                if let (Some(vus), true) = (vus, peak > 0) {
-                    let scale = |n: u32| -> u32 {
-                        if n == 0 {
-                            return 0;
-                        }
-                        let scaled =
-                            (u64::from(n) * u64::from(vus.get()) + u64::from(peak) / 2) / u64::from(peak);
-                        u32::try_from(scaled).unwrap_or(u32::MAX).max(1)
-                    };
-                    *start_vus = scale(*start_vus);
+                if let Some(vus) = vus {
+                    *start_vus = scale_to_peak(*start_vus, peak, vus);
                     for stage in stages.iter_mut() {
-                        stage.target = scale(stage.target);
+                        stage.target = scale_to_peak(stage.target, peak, vus);
                     }
+                }
+            }
+            Executor::Users { stages } => {
+                if let Some(duration) = duration {
+                    scale_durations(stages.iter_mut().map(|s| &mut s.duration), duration);
+                }
+                let peak = stages.iter().map(|s| s.users).max().unwrap_or(0);
+                if let Some(vus) = vus {
+                    for stage in stages.iter_mut() {
+                        let users = scale_to_peak(stage.users, peak, vus);
+                        if stage.users > 0 {
+                            stage.spawn_rate *= f64::from(users) / f64::from(stage.users);
+                        }
+                        stage.users = users;
+                    }
+                }
+            }
+            Executor::ConstantArrivalRate { duration: d, pre_allocated_vus, max_vus, .. } => {
+                if let Some(duration) = duration {
+                    *d = duration;
+                }
+                if let Some(vus) = vus {
+                    *max_vus = vus.get();
+                    *pre_allocated_vus = (*pre_allocated_vus).min(vus.get());
+                }
+            }
+            Executor::RampingArrivalRate { stages, pre_allocated_vus, max_vus, .. } => {
+                if let Some(duration) = duration {
+                    scale_durations(stages.iter_mut().map(|s| &mut s.duration), duration);
+                }
+                if let Some(vus) = vus {
+                    *max_vus = vus.get();
+                    *pre_allocated_vus = (*pre_allocated_vus).min(vus.get());
+                }
+            }
+            Executor::Breakpoint { ramp, pre_allocated_vus, max_vus, .. } => {
+                if let (Some(duration), BreakpointRamp::Continuous { over }) = (duration, &mut *ramp) {
+                    *over = duration;
+                }
+                if let Some(vus) = vus {
+                    *max_vus = vus.get();
+                    *pre_allocated_vus = (*pre_allocated_vus).min(vus.get());
                 }
             }
         }
@@ -202,33 +507,49 @@ impl Executor {
     /// The most VUs this executor ever runs at once.
     pub fn max_vus(&self) -> u32 {
         match self {
-            Executor::ConstantVus { vus, .. } => vus.get(),
+            Executor::ConstantVus { vus, .. }
+            | Executor::PerVuIterations { vus, .. }
+            | Executor::SharedIterations { vus, .. } => vus.get(),
             Executor::RampingVus { start_vus, stages, .. } => {
                 stages.iter().map(|s| s.target).fold(*start_vus, u32::max)
             }
+            Executor::Users { stages } => stages.iter().map(|s| s.users).max().unwrap_or(0),
+            Executor::ConstantArrivalRate { max_vus, .. }
+            | Executor::RampingArrivalRate { max_vus, .. }
+            | Executor::Breakpoint { max_vus, .. } => *max_vus,
         }
     }
 }
 
-/// Stretches or shrinks `stages` so that they last `total`, keeping their proportions; the
-/// rounding remainder goes to the last stage so that the sum is exact.
-fn scale_durations(stages: &mut [Stage], total: Duration) {
-    let Some(last) = stages.len().checked_sub(1) else { return };
-    let old: u128 = stages.iter().map(|s| s.duration.as_nanos()).sum();
+/// Scales `n` so that `peak` becomes `vus`; 0 stays 0, anything else stays at least 1.
+fn scale_to_peak(n: u32, peak: u32, vus: NonZeroU32) -> u32 {
+    if n == 0 || peak == 0 {
+        return n;
+    }
+    let scaled = (u64::from(n) * u64::from(vus.get()) + u64::from(peak) / 2) / u64::from(peak);
+    u32::try_from(scaled).unwrap_or(u32::MAX).max(1)
+}
+
+/// Stretches or shrinks stage durations so that they last `total`, keeping their proportions;
+/// the rounding remainder goes to the last stage so that the sum is exact.
+fn scale_durations<'a>(durations: impl Iterator<Item = &'a mut Duration>, total: Duration) {
+    let mut durations: Vec<&mut Duration> = durations.collect();
+    let Some(last) = durations.len().checked_sub(1) else { return };
+    let old: u128 = durations.iter().map(|d| d.as_nanos()).sum();
     let new = total.as_nanos();
     let mut assigned: u128 = 0;
-    for (i, stage) in stages.iter_mut().enumerate() {
+    for (i, duration) in durations.iter_mut().enumerate() {
         let nanos = if i == last {
             new.saturating_sub(assigned)
         } else if old == 0 {
             new / (last as u128 + 1)
         } else {
             // Exact in integers; f64 only for durations far beyond any real test.
-            let own = stage.duration.as_nanos();
+            let own = duration.as_nanos();
             own.checked_mul(new).map_or_else(|| (own as f64 * new as f64 / old as f64) as u128, |p| p / old)
         };
         assigned += nanos;
-        stage.duration = nanos_to_duration(nanos);
+        **duration = nanos_to_duration(nanos);
     }
 }
 
@@ -261,6 +582,17 @@ pub enum Step {
     Http(Box<HttpStep>),
     /// A pause (`- think: 500ms..1500ms`).
     Think(ThinkTime),
+    /// Named steps timed together (`group_duration{group:…}`) and tagged `group:…`.
+    Group(Group),
+}
+
+/// A `group:` block.
+#[derive(Debug, Clone)]
+pub struct Group {
+    /// The group's name.
+    pub name: String,
+    /// Its steps.
+    pub steps: Vec<Step>,
 }
 
 impl Step {
@@ -268,7 +600,7 @@ impl Step {
     pub fn protocol(&self) -> Option<&'static str> {
         match self {
             Step::Http(_) => Some("http"),
-            Step::Think(_) => None,
+            Step::Think(_) | Step::Group(_) => None,
         }
     }
 }
@@ -284,6 +616,18 @@ pub enum ThinkTime {
         min: Duration,
         /// Longest pause.
         max: Duration,
+    },
+    /// Normally distributed, cut at 0 and at `mean + 4·stddev` (`think: { normal: 2s, stddev: 500ms }`).
+    Normal {
+        /// Mean pause.
+        mean: Duration,
+        /// Standard deviation.
+        stddev: Duration,
+    },
+    /// Exponentially distributed (a Poisson user), cut at 10× the mean (`think: { exponential: 2s }`).
+    Exponential {
+        /// Mean pause.
+        mean: Duration,
     },
 }
 

@@ -33,6 +33,9 @@ pub struct Vu {
     pub group: Arc<str>,
     /// The status of the last protocol step, for control flow.
     pub last_status: Option<u16>,
+    /// When the current iteration was *scheduled* to start (open models only): protocols
+    /// record their response time from here too (`http_req_latency`), so a stall shows.
+    pub scheduled_at: Option<tokio::time::Instant>,
     recorder: Recorder,
     sessions: Vec<Option<Box<dyn Any + Send>>>,
     rng: SmallRng,
@@ -47,6 +50,7 @@ impl Vu {
             iteration: 0,
             group: Arc::from(""),
             last_status: None,
+            scheduled_at: None,
             recorder,
             sessions: (0..slots).map(|_| None).collect(),
             rng,

@@ -59,7 +59,7 @@ impl Harness {
             start_time: Duration::ZERO,
             graceful_stop: Duration::from_secs(1),
             tags: vec![("team".into(), "voice".into())],
-            flow: Flow::default(),
+            users: vec![],
         };
         let plan = Plan {
             name: "test".into(),
