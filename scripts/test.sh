@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/stampede-target}"
 
 need_apt=()
-# (Later issues add packages here: chromium for the HTML report, prometheus for remote write.)
+# (Later issues add packages here: prometheus for remote write.)
+# The HTML report is tested in a real headless Chromium (crates/report/tests/html.rs).
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
@@ -16,5 +18,18 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
   fi
 fi
+
+# The browser tests skip without Chromium unless this is set: here they must run.
+export STAMPEDE_REQUIRE_CHROMIUM=1
+
+# JUnit output is read back by an independent parser: Python's junitparser, from PyPI.
+python3 -c 'import junitparser' 2>/dev/null || python3 -m pip install --quiet junitparser
+export STAMPEDE_REQUIRE_PY=1
+
+# Runs started by tests (crates/cli/tests/e2e.rs does not choose a history database) must not
+# record into .stampede/ in the source tree.
+history_dir="$(mktemp -d)"
+trap 'rm -rf "$history_dir"' EXIT
+export STAMPEDE_HISTORY_DB="${STAMPEDE_HISTORY_DB:-$history_dir/history.db}"
 
 cargo test --workspace --locked "$@"

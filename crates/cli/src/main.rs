@@ -4,6 +4,9 @@
 //! Exit codes (k6's, so CI scripts carry over): 0 passed · 99 thresholds crossed · 2 the plan
 //! or the command line is wrong · 1 the run itself failed · 130 interrupted.
 
+mod cmd_compare;
+mod cmd_history;
+mod cmd_report;
 mod outputs;
 mod progress;
 
@@ -19,7 +22,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use stampede_engine::{CancellationToken, EngineBuilder, Interruption, RunOptions, RunResult};
 use stampede_plan::{LoadOptions, Plan};
-use stampede_report::{ScenarioSummary, StageSummary, Summary, SummaryInput, ThresholdResult, Verdict};
+use stampede_report::{BreakingPointSummary, ScenarioSummary, StageSummary, Summary, SummaryInput, ThresholdResult, Verdict};
 
 /// Exit code when the plan or the command line is wrong.
 const EXIT_USAGE: u8 = 2;
@@ -45,6 +48,12 @@ enum Command {
     Validate(ValidateArgs),
     /// Serve the embedded demo target until Ctrl-C.
     Demo(DemoArgs),
+    /// Render reports from a results file: --report, --csv, --junit, --markdown, --charts.
+    Report(cmd_report::ReportArgs),
+    /// Compare two results files: per metric and request, the change and a noise-aware verdict.
+    Compare(cmd_compare::CompareArgs),
+    /// List recorded runs; `history show ID`; `history trend PLAN --metric M`.
+    History(cmd_history::HistoryArgs),
 }
 
 #[derive(Args, Debug)]
@@ -56,6 +65,8 @@ struct RunArgs {
     url: Option<String>,
     #[command(flatten)]
     outputs: outputs::OutputArgs,
+    #[command(flatten)]
+    history: cmd_history::RecordArgs,
     /// Override the plan's target (base URL for relative step URLs).
     #[arg(long, value_name = "URL")]
     target: Option<String>,
@@ -74,6 +85,16 @@ struct RunArgs {
     /// Cut every scenario to this duration (ramps are scaled), e.g. 30s, 2m.
     #[arg(long, value_parser = parse_duration_arg)]
     duration: Option<Duration>,
+    /// Run with a named load profile: one of the plan's `profiles:` or a built-in shape
+    /// (smoke, load, stress, spike, soak, ramp-up).
+    #[arg(long)]
+    profile: Option<String>,
+    /// The peak VUs a built-in profile is scaled to.
+    #[arg(long)]
+    peak: Option<u32>,
+    /// List the plan's profiles and the built-in shapes, then exit.
+    #[arg(long)]
+    list_profiles: bool,
 }
 
 #[derive(Args, Debug)]
@@ -132,6 +153,9 @@ fn main() -> ExitCode {
             Command::Run(args) => run(args).await,
             Command::Validate(args) => validate(args),
             Command::Demo(args) => demo(args).await,
+            Command::Report(args) => cmd_report::run(args),
+            Command::Compare(args) => cmd_compare::run(args),
+            Command::History(args) => cmd_history::run(args),
         }
     });
     // Do not wait for VU tasks that outlived a hard stop: the results are written already.
@@ -160,7 +184,7 @@ fn report_failure(f: Failure) -> ExitCode {
 }
 
 fn validate(args: ValidateArgs) -> ExitCode {
-    let opts = LoadOptions { vars: args.vars, target: None };
+    let opts = LoadOptions { vars: args.vars, ..Default::default() };
     match stampede_plan::load(&args.plan, &opts) {
         Ok(plan) => {
             let steps: usize = plan.scenarios.iter().map(|s| s.steps().count()).sum();
@@ -208,6 +232,9 @@ async fn run(args: RunArgs) -> ExitCode {
 }
 
 async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
+    // A baseline that does not read is a usage error, found before any load is sent.
+    let baseline =
+        args.outputs.baseline.as_deref().map(outputs::read_results).transpose().map_err(Failure::usage)?;
     let demo = if args.demo {
         let server =
             stampede_demo::DemoServer::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), Default::default())
@@ -220,6 +247,10 @@ async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
     };
     let target = args.target.clone().or_else(|| demo.as_ref().map(|d| d.base_url()));
     let mut plan = load_plan(&args, target)?;
+    if args.list_profiles {
+        print!("{}", list_profiles(&plan));
+        return Ok(ExitCode::SUCCESS);
+    }
     plan.scale(args.vus, args.duration);
     let engine = build_engine(plan).map_err(Failure::usage)?;
 
@@ -239,17 +270,38 @@ async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
     }
 
     let summary = summarize(result);
-    print!("{}", stampede_report::terminal::render(&summary));
-    for written in outputs::write_all(&summary, &args.outputs).map_err(Failure::run)? {
-        println!("  wrote {}", written.display());
+    let context = outputs::ReportContext::new(&summary, baseline.as_ref());
+    print!("{}", stampede_report::terminal::render_with(&summary, &context.grade));
+    if let Some(c) = &context.comparison {
+        print!("{}", stampede_report::compare::render_text(c));
     }
+    let written = outputs::write_all(&summary, &args.outputs, &context);
+    for path in written.iter().flatten() {
+        println!("  wrote {}", path.display());
+    }
+    // Recorded even when a report could not be written: the run itself happened.
+    cmd_history::record(
+        &args.history,
+        &cmd_history::Recorded {
+            summary: &summary,
+            grade: &context.grade,
+            source: cmd_history::PlanSource::of(args.plan.as_deref(), args.url.as_deref()),
+            results_path: args.outputs.out.as_deref().filter(|_| written.is_ok()),
+        },
+    );
+    written.map_err(Failure::run)?;
     Ok(ExitCode::from(summary.run.verdict.exit_code() as u8))
 }
 
 fn load_plan(args: &RunArgs, target: Option<String>) -> Result<Plan, Failure> {
     match (&args.plan, &args.url) {
         (Some(path), _) => {
-            let opts = LoadOptions { vars: args.vars.clone(), target };
+            let opts = LoadOptions {
+                vars: args.vars.clone(),
+                target,
+                profile: args.profile.clone(),
+                peak: args.peak,
+            };
             stampede_plan::load(path, &opts).map_err(Failure::usage)
         }
         (None, Some(url)) => {
@@ -265,6 +317,37 @@ fn load_plan(args: &RunArgs, target: Option<String>) -> Result<Plan, Failure> {
         (None, None) => {
             Err(Failure::usage(anyhow::anyhow!("give a plan file, or --url URL for a quick test")))
         }
+    }
+}
+
+fn list_profiles(plan: &Plan) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for p in &plan.profiles {
+        let origin = match p.origin {
+            stampede_plan::ProfileOrigin::Plan => "plan",
+            _ => "built-in",
+        };
+        let _ = writeln!(out, "{:<12} {:<9} {}", p.name, origin, p.description);
+        if !p.stages.is_empty() {
+            let stages: Vec<String> = p
+                .stages
+                .iter()
+                .map(|st| format!("{}→{:.0}%", humantime(st.duration), st.fraction * 100.0))
+                .collect();
+            let _ = writeln!(out, "{:<22} stages (of --peak): {}", "", stages.join(", "));
+        }
+    }
+    out
+}
+
+fn humantime(d: Duration) -> String {
+    let s = d.as_secs();
+    match (s / 3600, (s % 3600) / 60, s % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, 0) => format!("{m}m"),
+        (0, m, s) => format!("{m}m{s}s"),
+        (h, m, _) => format!("{h}h{m:02}m"),
     }
 }
 
@@ -289,6 +372,10 @@ async fn forward_signals(cancel: CancellationToken) {
     cancel.cancel();
 }
 
+fn threshold_result(t: stampede_engine::ThresholdOutcome) -> ThresholdResult {
+    ThresholdResult { metric: t.key, expr: t.source, ok: t.passed, observed: t.observed, abort_on_fail: t.abort_on_fail }
+}
+
 fn summarize(result: RunResult) -> Summary {
     let verdict = match &result.interruption {
         Some(Interruption::Cancelled) => Verdict::Interrupted,
@@ -305,17 +392,7 @@ fn summarize(result: RunResult) -> Summary {
         started_at: result.started_at,
         duration: result.duration,
         snapshot: result.snapshot,
-        thresholds: result
-            .thresholds
-            .into_iter()
-            .map(|t| ThresholdResult {
-                metric: t.key,
-                expr: t.source,
-                ok: t.passed,
-                observed: t.observed,
-                abort_on_fail: t.abort_on_fail,
-            })
-            .collect(),
+        thresholds: result.thresholds.into_iter().map(threshold_result).collect(),
         verdict,
         interruption,
         scenarios: result
@@ -334,11 +411,23 @@ fn summarize(result: RunResult) -> Summary {
                         start_secs: st.start.as_secs_f64(),
                         duration_secs: st.duration.as_secs_f64(),
                         target: st.target,
+                        // Filled from the series by `Summary::new`.
+                        rps: 0.0,
+                        iterations_per_sec: 0.0,
+                        avg_vus: 0.0,
                     })
                     .collect(),
+                iterations: 0,
+                dropped_iterations: 0,
             })
             .collect(),
         max_vus: result.max_vus,
         dropped_samples: result.dropped_samples,
+        breaking_point: result.breaking_point.map(|bp| BreakingPointSummary {
+            max_passing_rate: bp.max_passing_rate,
+            broke_at_secs: bp.broke.map(|(at, _)| at.as_secs_f64()),
+            breaking_rate: bp.broke.map(|(_, rate)| rate),
+            evidence: bp.evidence.into_iter().map(threshold_result).collect(),
+        }),
     })
 }

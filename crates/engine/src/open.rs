@@ -100,7 +100,14 @@ impl RateSchedule {
             // rising and falling rates.
             let a = (r1 - r0) / (2.0 * d);
             let disc = r0 * r0 + 4.0 * a * m;
-            let tau = if a.abs() < 1e-12 { m / r0 } else { 2.0 * m / (r0 + disc.max(0.0).sqrt()) };
+            let denominator = r0 + disc.max(0.0).sqrt();
+            let tau = if a.abs() < 1e-12 {
+                m / r0
+            } else if denominator > 0.0 {
+                2.0 * m / denominator
+            } else {
+                0.0 // the first arrival of a ramp from rate 0
+            };
             return Some(start + tau.clamp(0.0, d));
         }
         None
@@ -280,6 +287,7 @@ mod tests {
         assert!((s.time_of(92.0).unwrap() - 16.0).abs() < 1e-9);
         assert_eq!(s.time_of(100.0), None);
         assert!((s.rate_at(15.0) - 5.0).abs() < 1e-9);
+        assert_eq!(s.time_of(0.0), Some(0.0), "a ramp from rate 0 starts at 0, not NaN");
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::executor::vu_schedule;
 use crate::vu::{Budget, StopSignal, VuCounts, VuFactory, VuLoop, VuState, vu_loop};
 use crate::{Engine, Interruption, RunOptions, RunResult, ScenarioInfo};
 
-/// Capacity of the one sample channel, in batches (each up to 128 samples).
+/// Capacity of the one sample channel, in batches (each up to 64 samples).
 const CHANNEL_BATCHES: usize = 4096;
 
 /// What a scenario controller gets.

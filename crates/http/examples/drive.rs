@@ -17,7 +17,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use stampede_http::HttpProtocol;
 use stampede_metrics::Registry;
-use stampede_plan::{Defaults, Executor, Flow, HttpStep, HttpVersion, Plan, Scenario, StatusSet, Step};
+use stampede_plan::{Defaults, Executor, HttpStep, HttpVersion, Plan, Scenario, StatusSet, Step};
 use stampede_proto::{CompileContext, Protocol, Recorder, RecorderStats, SessionSlot, Vu, VuIdentity};
 
 const CLIENT_THREAD: &str = "client-worker";
@@ -64,6 +64,8 @@ async fn run(
         defaults: Defaults { http_version: version, ..Defaults::default() },
         scenarios: vec![],
         thresholds: vec![],
+        profiles: vec![],
+        profile: None,
     };
     let scenario = Scenario {
         name: "drive".into(),

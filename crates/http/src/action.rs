@@ -1,9 +1,10 @@
 //! A compiled HTTP step and running it once for a VU.
 
 use std::net::IpAddr;
+use std::pin::Pin;
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HOST, USER_AGENT};
+use http::header::{CONTENT_TYPE, USER_AGENT};
 use http::uri::{Authority, Scheme as UriScheme};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, Version};
 use http_body_util::{BodyExt, Full};
@@ -13,19 +14,16 @@ use stampede_plan::{Body, Check, HttpStep, StatusSet};
 use stampede_proto::{
     Action, BoxFuture, CompileContext, FailureKind, Recorder, SessionSlot, StepOutcome, Vu,
 };
-use tokio::time::{Duration, Instant};
+use tokio::time::{Duration, Instant, Sleep};
 
 use crate::Error;
 use crate::check;
-use crate::conn::{Conn, ConnPool, Origin, ReqBody, Scheme};
-use crate::failure::classify_hyper;
+use crate::conn::{ConnPool, H2Conn, Link, Origin, ReqBody, Scheme};
+use crate::failure::{AttemptFailure, Progress, classify_hyper};
+use crate::h1::H1Request;
 use crate::tags::{TagCache, TagKey, TagSource};
 use crate::timeline::{Phase, Timeline};
 use crate::tls::TlsConfigs;
-
-/// Response bodies kept for checks are cut off at this size; the rest is still read and
-/// counted. A load test checks markers in responses, not gigabyte downloads.
-const MAX_KEPT_BODY: usize = 16 * 1024 * 1024;
 
 /// A VU keeps its body buffer between requests up to this capacity; a larger one (after
 /// checking a big response) is released, so per-VU memory stays in kilobytes.
@@ -33,12 +31,17 @@ const RETAINED_BODY_CAPACITY: usize = 64 * 1024;
 
 const USER_AGENT_VALUE: &str = concat!("stampede/", env!("CARGO_PKG_VERSION"));
 
-/// One VU's HTTP state: its connections, a reusable body buffer and its tag cache.
+/// One VU's HTTP state: its connections, a reusable body buffer, its tag cache and its
+/// request timer.
 #[derive(Debug, Default)]
 pub(crate) struct HttpSession {
     pool: ConnPool,
     body: Vec<u8>,
     tags: TagCache,
+    /// The per-request timeout, one timer per VU moved forward for each request: pushing a
+    /// registered tokio timer later is one atomic operation, where a fresh timer per request
+    /// takes the timer driver's lock to register and again to cancel.
+    timer: Option<Pin<Box<Sleep>>>,
 }
 
 /// A compiled HTTP step: everything a request needs, computed once at plan load.
@@ -49,11 +52,10 @@ pub(crate) struct HttpAction {
     name: String,
     method: Method,
     origin: Origin,
-    /// `/path?query`, what HTTP/1.1 puts on the request line.
-    uri_origin_form: Uri,
+    /// The request as HTTP/1.1 sends it, serialized.
+    h1: H1Request,
     /// The absolute URI, from which HTTP/2 takes `:scheme` and `:authority`.
     uri_absolute: Uri,
-    headers_h1: HeaderMap,
     headers_h2: HeaderMap,
     body: Bytes,
     checks: Vec<Check>,
@@ -79,9 +81,9 @@ impl HttpAction {
         let defaults = &cx.plan.defaults;
         let uri = resolve_url(&step.url, cx.plan.target.as_ref())?;
         let origin = origin_of(&uri, env.tls, defaults)?;
-        let uri_origin_form = Uri::from(
-            uri.path_and_query().cloned().unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
-        );
+        if uri.authority().is_some_and(|a| HeaderValue::from_str(host_port(a)).is_err()) {
+            return Err(Error::InvalidUrl { url: uri.to_string(), reason: "host is not a valid header value" });
+        }
 
         let (body, content_type) = match &step.body {
             None => (Bytes::new(), None),
@@ -114,13 +116,10 @@ impl HttpAction {
                 headers.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
             }
         }
-        let mut headers_h2 = headers.clone();
+        let h1 = H1Request::new(&step.method, &uri, &headers, &body);
+        let mut headers_h2 = headers;
         for name in ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"] {
             headers_h2.remove(HeaderName::from_static(name));
-        }
-        let mut headers_h1 = headers;
-        if !headers_h1.contains_key(HOST) {
-            headers_h1.insert(HOST, host_header(&uri)?);
         }
 
         Ok(HttpAction {
@@ -129,9 +128,8 @@ impl HttpAction {
             name: step.name.clone(),
             method: step.method.clone(),
             origin,
-            uri_origin_form,
+            h1,
             uri_absolute: uri,
-            headers_h1,
             headers_h2,
             body,
             keep_body: step.checks.iter().any(|c| c.kind.needs_body()),
@@ -142,19 +140,14 @@ impl HttpAction {
         })
     }
 
-    /// The request for one attempt. Cloning the compiled parts is cheap (reference-counted
-    /// bytes) except the header map, which hyper takes by value.
-    fn request(&self, h2: bool) -> Request<ReqBody> {
+    /// The HTTP/2 request for one attempt. Cloning the compiled parts is cheap
+    /// (reference-counted bytes) except the header map, which hyper takes by value.
+    fn request_h2(&self) -> Request<ReqBody> {
         let mut req = Request::new(Full::new(self.body.clone()));
         *req.method_mut() = self.method.clone();
-        if h2 {
-            *req.version_mut() = Version::HTTP_2;
-            *req.uri_mut() = self.uri_absolute.clone();
-            *req.headers_mut() = self.headers_h2.clone();
-        } else {
-            *req.uri_mut() = self.uri_origin_form.clone();
-            *req.headers_mut() = self.headers_h1.clone();
-        }
+        *req.version_mut() = Version::HTTP_2;
+        *req.uri_mut() = self.uri_absolute.clone();
+        *req.headers_mut() = self.headers_h2.clone();
         req
     }
 
@@ -164,18 +157,32 @@ impl HttpAction {
         let identity = vu.identity().tags.clone();
         let group = vu.group.clone();
         let (session, recorder) = vu.session_and_recorder(self.slot, HttpSession::default);
+        let HttpSession { pool, body, tags, timer } = session;
 
-        let mut t = Timeline::new(start);
-        let exchange = Exchange { pool: &mut session.pool, body: &mut session.body, t: &mut t };
-        let result = match tokio::time::timeout(self.timeout, self.exchange(exchange)).await {
-            Ok(result) => result,
-            Err(_elapsed) => {
-                // The connection is mid-request; HTTP/1 cannot reuse it, and a fresh one is
-                // the predictable choice for HTTP/2 too.
-                session.pool.discard(&self.origin);
-                Err(FailureKind::Timeout)
+        let deadline = start + self.timeout;
+        let timer = match timer {
+            Some(timer) => {
+                timer.as_mut().reset(deadline);
+                timer
             }
+            None => timer.insert(Box::pin(tokio::time::sleep_until(deadline))),
         };
+        let mut t = Timeline::new(start);
+        body.clear();
+        let exchange = Exchange { pool: &mut *pool, body: &mut *body, t: &mut t };
+        let finished = tokio::select! {
+            biased;
+            result = self.exchange(exchange) => Some(result),
+            () = timer.as_mut() => None,
+        };
+        let result = finished.unwrap_or_else(|| {
+            // The connection is mid-request; HTTP/1 cannot reuse it, and a fresh one is
+            // the predictable choice for HTTP/2 too.
+            if let Some(mut conn) = pool.remove(&self.origin) {
+                t.add_bytes(conn.take_bytes());
+            }
+            Err(FailureKind::Timeout)
+        });
         let end = Instant::now();
         t.finish(end);
 
@@ -184,7 +191,7 @@ impl HttpAction {
             Ok(status) => (Some(status), Some(FailureKind::Status(status))),
             Err(kind) => (None, Some(kind)),
         };
-        let body: &[u8] = if status.is_some() { &session.body } else { &[] };
+        let kept: &[u8] = if status.is_some() { body } else { &[] };
         let source = TagSource {
             action: self.index,
             identity: &identity,
@@ -193,13 +200,13 @@ impl HttpAction {
             checks: &self.checks,
         };
         let key = TagKey { status: status.unwrap_or(0), failure, group: &group };
-        let tags = session.tags.get(&source, key, recorder.registry());
+        let tags = tags.get(&source, key, recorder.registry());
         record(recorder, &t, (tags.request, failure.is_some()), end);
-        check::evaluate(&self.checks, status, body, |i, passed| {
+        check::evaluate(&self.checks, status, kept, |i, passed| {
             recorder.record_at(builtin::CHECKS, tags.checks[i], end, f64::from(u8::from(passed)));
         });
-        if session.body.capacity() > RETAINED_BODY_CAPACITY {
-            session.body = Vec::new();
+        if body.capacity() > RETAINED_BODY_CAPACITY {
+            *body = Vec::new();
         }
 
         vu.last_status = status;
@@ -217,34 +224,52 @@ impl HttpAction {
             let conn = pool.checkout(&self.origin, t).await?;
             let reused = conn.used;
             conn.used = true;
-            if reused {
-                t.attach(conn.stats.clone());
-                t.set_first_byte_from_reads(!conn.is_h2());
-            }
-            match self.send(conn, body, t).await {
-                Ok(status) => return Ok(status),
-                Err(failure) => {
-                    pool.discard(&self.origin);
-                    let retry = !retried
-                        && reused
-                        && failure.kind == FailureKind::Reset
-                        && failure.progress < Progress::HeadReceived
-                        && (self.idempotent || failure.progress == Progress::NotWritten);
-                    if !retry {
-                        return Err(failure.kind);
+            let failure = match &mut conn.link {
+                Link::H1(h1) => {
+                    let keep = if self.keep_body { Some(&mut *body) } else { None };
+                    match h1.exchange(&self.h1, keep, t).await {
+                        Ok(outcome) => {
+                            if !outcome.reusable {
+                                pool.remove(&self.origin);
+                            }
+                            return Ok(outcome.status);
+                        }
+                        Err(failure) => failure,
                     }
-                    retried = true;
-                    t.enter_now(Phase::Blocked);
                 }
+                Link::H2(h2) => {
+                    if reused {
+                        t.attach(h2.stats.clone());
+                        t.set_first_byte_from_reads(false);
+                    }
+                    match self.send_h2(h2, body, t).await {
+                        Ok(status) => return Ok(status),
+                        Err(failure) => failure,
+                    }
+                }
+            };
+            if let Some(mut dead) = pool.remove(&self.origin) {
+                t.add_bytes(dead.take_bytes());
             }
+            let retry = !retried
+                && reused
+                && failure.kind == FailureKind::Reset
+                && failure.progress < Progress::Received
+                && (self.idempotent || failure.progress == Progress::NotWritten);
+            if !retry {
+                return Err(failure.kind);
+            }
+            retried = true;
+            t.enter_now(Phase::Blocked);
         }
     }
 
-    async fn send(&self, conn: &mut Conn, body: &mut Vec<u8>, t: &mut Timeline) -> Result<u16, SendFailure> {
-        let fail =
-            |progress: Progress| move |e: hyper::Error| SendFailure { kind: classify_hyper(&e), progress };
+    async fn send_h2(&self, conn: &mut H2Conn, body: &mut Vec<u8>, t: &mut Timeline) -> Result<u16, AttemptFailure> {
+        let fail = |progress: Progress| {
+            move |e: hyper::Error| AttemptFailure { kind: classify_hyper(&e), progress }
+        };
         conn.ready().await.map_err(fail(Progress::NotWritten))?;
-        let request = self.request(conn.is_h2());
+        let request = self.request_h2();
         t.start_sending();
         let response = conn.send(request).await.map_err(|e| {
             let progress = match t.marks().sent {
@@ -257,13 +282,11 @@ impl HttpAction {
 
         let status = response.status().as_u16();
         let mut incoming = response.into_body();
-        body.clear();
         while let Some(frame) = incoming.frame().await {
-            let frame = frame.map_err(fail(Progress::HeadReceived))?;
+            let frame = frame.map_err(fail(Progress::Received))?;
             if let Some(data) = frame.data_ref() {
-                if self.keep_body && body.len() < MAX_KEPT_BODY {
-                    let room = MAX_KEPT_BODY - body.len();
-                    body.extend_from_slice(&data[..data.len().min(room)]);
+                if self.keep_body {
+                    check::keep_body(body, data);
                 }
             }
         }
@@ -282,23 +305,6 @@ struct Exchange<'a> {
     pool: &'a mut ConnPool,
     body: &'a mut Vec<u8>,
     t: &'a mut Timeline,
-}
-
-/// How far an attempt got before it failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Progress {
-    /// Not a byte of the request was written.
-    NotWritten,
-    /// The request was (at least partly) written, no response yet.
-    Written,
-    /// The response head arrived.
-    HeadReceived,
-}
-
-/// A transport failure of one attempt.
-struct SendFailure {
-    kind: FailureKind,
-    progress: Progress,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -394,12 +400,10 @@ fn origin_of(uri: &Uri, tls: &TlsConfigs, defaults: &stampede_plan::Defaults) ->
     })
 }
 
-/// `Host` as HTTP/1.1 wants it: host and explicit port, never credentials.
-fn host_header(uri: &Uri) -> Result<HeaderValue, Error> {
-    let authority = uri.authority().map(|a| a.as_str()).unwrap_or_default();
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
-    HeaderValue::from_str(host_port)
-        .map_err(|_| Error::InvalidUrl { url: uri.to_string(), reason: "host is not a valid header value" })
+/// Host and port of an authority, without credentials: what `host` carries.
+fn host_port(authority: &Authority) -> &str {
+    let authority = authority.as_str();
+    authority.rsplit_once('@').map_or(authority, |(_, hp)| hp)
 }
 
 /// `application/x-www-form-urlencoded` as browsers produce it: unreserved bytes as is,
@@ -470,9 +474,9 @@ mod tests {
     }
 
     #[test]
-    fn host_header_drops_credentials_and_keeps_the_port() {
+    fn host_port_drops_credentials_and_keeps_the_port() {
         let uri = target("http://u:p@h:81/x");
-        assert_eq!(host_header(&uri).unwrap(), "h:81");
-        assert_eq!(host_header(&target("http://[::1]/")).unwrap(), "[::1]");
+        assert_eq!(host_port(uri.authority().unwrap()), "h:81");
+        assert_eq!(host_port(target("http://[::1]/").authority().unwrap()), "[::1]");
     }
 }

@@ -3,6 +3,16 @@
 use serde_json::Value;
 use stampede_plan::{Check, CheckKind};
 
+/// Response bodies kept for checks are cut off at this size; the rest is still read and
+/// counted. A load test checks markers in responses, not gigabyte downloads.
+const MAX_KEPT_BODY: usize = 16 * 1024 * 1024;
+
+/// Appends a piece of a response body to the copy kept for checks, up to the limit.
+pub(crate) fn keep_body(body: &mut Vec<u8>, data: &[u8]) {
+    let room = MAX_KEPT_BODY.saturating_sub(body.len());
+    body.extend_from_slice(&data[..data.len().min(room)]);
+}
+
 /// Evaluates `checks` in order, calling `report(index, passed)` for each. `status` is `None`
 /// after a transport failure (every check then fails: there is no response to pass). The body
 /// is parsed as JSON at most once, and only if a JSON check asks for it.

@@ -5,6 +5,24 @@ use std::io;
 
 use stampede_proto::FailureKind;
 
+/// How far an attempt got before it failed: decides whether it may be retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Progress {
+    /// Not a byte of the request was written.
+    NotWritten,
+    /// The request was (at least partly) written, no response byte yet.
+    Written,
+    /// Response bytes arrived (HTTP/2: the response head).
+    Received,
+}
+
+/// A transport failure of one attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AttemptFailure {
+    pub kind: FailureKind,
+    pub progress: Progress,
+}
+
 /// An I/O error after the connection was established. hyper reports malformed bodies
 /// (a bad chunk size) as `InvalidInput`/`InvalidData`, and tokio-rustls wraps a TLS error
 /// (a bad record, an alert) as `InvalidData` around a `rustls::Error`, which tells them apart.

@@ -118,6 +118,11 @@ impl Counted {
     pub(crate) fn new(inner: TcpStream, stats: Arc<IoStats>) -> Self {
         Counted { inner, stats }
     }
+
+    /// The counters this stream feeds.
+    pub(crate) fn stats(&self) -> Arc<IoStats> {
+        self.stats.clone()
+    }
 }
 
 impl AsyncRead for Counted {

@@ -75,6 +75,7 @@ mod action;
 mod check;
 mod conn;
 mod failure;
+mod h1;
 mod io;
 mod tags;
 mod timeline;

@@ -92,12 +92,30 @@ impl Timeline {
         self.enter(next, Instant::now());
     }
 
+    /// When the current phase began: a phase can start there without reading the clock.
+    pub(crate) fn mark(&self) -> Instant {
+        self.mark
+    }
+
+    /// Adds wire bytes (sent, received) counted outside an attached connection.
+    pub(crate) fn add_bytes(&mut self, (sent, received): (u64, u64)) {
+        self.bytes_sent += sent;
+        self.bytes_received += received;
+    }
+
     /// Uses `stats` for the request's bytes and socket timestamps from now on. Bytes of a
     /// connection attached before (a failed first attempt) are kept.
     pub(crate) fn attach(&mut self, stats: Arc<IoStats>) {
         self.settle_bytes();
         let base = stats.bytes();
         self.io = Some(Attached { stats, base, first_byte_from_reads: true });
+    }
+
+    /// Stops using the attached connection's counters, keeping the bytes seen so far (a TLS
+    /// handshake that turned out to lead to HTTP/1.1, which counts its own bytes).
+    pub(crate) fn detach(&mut self) {
+        self.settle_bytes();
+        self.io = None;
     }
 
     /// Whether the first plaintext read of the attached connection is the response's first

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::num::NonZeroU32;
+use std::num::{NonZeroU32, NonZeroU64};
 use std::time::Duration;
 
 use crate::duration::parse_duration;
@@ -75,7 +75,7 @@ impl<'a> Cx<'a> {
         let mut seen: Vec<(&str, Pos)> = Vec::new();
         let mut typos = Vec::new();
         for (key, _) in entries {
-            match spec.iter().find(|s| s.split('|').any(|alias| alias == key.name)) {
+            match spec.iter().find(|s| aliases(s).any(|alias| alias == key.name)) {
                 Some(s) => {
                     let canonical = canonical(s);
                     if let Some((_, first)) = seen.iter().find(|(n, _)| *n == canonical) {
@@ -87,7 +87,8 @@ impl<'a> Cx<'a> {
                     }
                 }
                 None => {
-                    let names: Vec<&'static str> = spec.iter().map(|s| canonical(s)).collect();
+                    let names: Vec<&'static str> =
+                        spec.iter().filter(|s| !s.starts_with('~')).map(|s| canonical(s)).collect();
                     typos.extend(suggest(&key.name, &names));
                     self.error(key.pos, unknown_key_message(&key.name, &names));
                 }
@@ -159,6 +160,14 @@ impl<'a> Cx<'a> {
         n
     }
 
+    fn expected_positive(&mut self, node: &Node) {
+        if matches!(node.value, Value::UInt(0) | Value::Int(0)) {
+            self.error(node.pos, "expected a positive integer, found 0");
+        } else {
+            self.expected(node, "a positive integer");
+        }
+    }
+
     /// A whole number ≥ 1 that fits a `u32`.
     pub(crate) fn positive_u32(&mut self, node: &Node) -> Option<NonZeroU32> {
         let n = match node.value {
@@ -167,7 +176,54 @@ impl<'a> Cx<'a> {
             _ => None,
         };
         if n.is_none() {
-            self.expected(node, "a positive integer");
+            self.expected_positive(node);
+        }
+        n
+    }
+
+    /// A whole number ≥ 1 that fits a `u64`.
+    pub(crate) fn positive_u64(&mut self, node: &Node) -> Option<NonZeroU64> {
+        let n = match node.value {
+            Value::UInt(n) => NonZeroU64::new(n),
+            Value::Int(n) => u64::try_from(n).ok().and_then(NonZeroU64::new),
+            _ => None,
+        };
+        if n.is_none() {
+            self.expected_positive(node);
+        }
+        n
+    }
+
+    /// A relative weight: a whole number ≥ 1.
+    pub(crate) fn weight(&mut self, node: &Node) -> Option<NonZeroU32> {
+        let n = match node.value {
+            Value::UInt(n) => u32::try_from(n).ok(),
+            Value::Int(n) => u32::try_from(n).ok(),
+            _ => None,
+        };
+        match n.map(NonZeroU32::new) {
+            Some(Some(w)) => Some(w),
+            Some(None) => {
+                self.error(node.pos, "a weight must be at least 1; leave the entry out to drop it");
+                None
+            }
+            None => {
+                self.expected(node, "a whole-number weight (1 or more)");
+                None
+            }
+        }
+    }
+
+    /// A number (integer or decimal), as written; `what` names it in messages.
+    pub(crate) fn number(&mut self, node: &Node, what: &str) -> Option<f64> {
+        let n = match &node.value {
+            Value::UInt(n) => Some(*n as f64),
+            Value::Int(n) => Some(*n as f64),
+            Value::Float(x) if x.is_finite() => Some(*x),
+            _ => None,
+        };
+        if n.is_none() {
+            self.expected(node, what);
         }
         n
     }
@@ -249,11 +305,26 @@ pub(crate) fn unknown_var_message(name: &VarName) -> String {
     }
 }
 
+/// An optional key read with a reader: absent is `Some(None)`, invalid (reported) is `None`.
+pub(crate) fn optional<T>(read: Option<Option<T>>) -> Option<Option<T>> {
+    match read {
+        None => Some(None),
+        Some(value) => value.map(Some),
+    }
+}
+
+/// The spellings of a spec entry: `name|alias`. A leading `~` marks a key that is accepted
+/// (to be reported by the caller with a better reason) but not offered in "expected one of".
+fn aliases(spec: &'static str) -> impl Iterator<Item = &'static str> {
+    spec.trim_start_matches('~').split('|')
+}
+
 fn canonical(spec: &'static str) -> &'static str {
-    spec.split('|').next().unwrap_or(spec)
+    aliases(spec).next().unwrap_or(spec)
 }
 
 /// A mapping checked against its known keys.
+#[derive(Clone)]
 pub(crate) struct Fields<'n> {
     entries: &'n [(Key, Node)],
     spec: &'static [&'static str],
@@ -267,7 +338,7 @@ impl<'n> Fields<'n> {
     /// The entry for `name` (the first spelling in the spec; aliases match too).
     pub(crate) fn entry(&self, name: &str) -> Option<(&'n Key, &'n Node)> {
         let spec = self.spec.iter().find(|s| canonical(s) == name)?;
-        self.entries.iter().find(|(k, _)| spec.split('|').any(|alias| alias == k.name)).map(|(k, v)| (k, v))
+        self.entries.iter().find(|(k, _)| aliases(spec).any(|alias| alias == k.name)).map(|(k, v)| (k, v))
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<&'n Node> {

@@ -7,10 +7,51 @@
 //! walks that tree, checking each value and collecting [`Diagnostic`]s instead of stopping at the
 //! first one. Only a YAML syntax error ends loading early.
 //!
-//! * [`load`] / [`parse`] read a plan; [`LoadOptions`] carries `-e KEY=VALUE` and `--target`.
+//! * [`load`] / [`parse`] read a plan; [`LoadOptions`] carries `-e KEY=VALUE`, `--target`,
+//!   `--profile` and `--peak`.
+//! * Scenarios pick an executor (k6's names, plus Locust's `users` and a `breakpoint` search)
+//!   and draw their VUs from weighted user types, each with a journey or weighted tasks.
+//! * Profiles (the plan's `profiles:` and the [`builtin_profiles`]) override load, never
+//!   journeys; one is applied at load time.
 //! * [`parse_duration`] reads `500ms`, `1m30s`, `1.5s` (also used for command-line flags).
 //! * [`template`] compiles `{{ var }}` strings; today all variables resolve at load time.
 //! * [`Plan::scale`] and [`Plan::quick`] serve `--vus`/`--duration` and `run --url`.
+//!
+//! # Load models at a glance
+//!
+//! ```yaml
+//! user_types:                       # Locust's User classes, shared by scenarios
+//!   regular:
+//!     weight: 70                    # default 1
+//!     think: 2s..10s                # between iterations: 1s | 2s..10s | { normal: 2s, stddev: 500ms } | { exponential: 2s }
+//!     pacing: 5s                    # min iteration duration (alias min_iteration_duration)
+//!     on_start: [ ...steps... ]     # once per VU; on_stop: once when it stops
+//!     flow: [ ...steps... ]         # a journey, or:
+//!     tasks:                        # each iteration picks one task by weight
+//!       list: { weight: 35, flow: [ ...steps... ] }
+//!       get: { weight: 15, http: { url: /x } }   # one step, no `flow:`
+//!       ping: [ ...steps... ]                    # weight 1
+//! scenarios:
+//!   a: { executor: constant-vus, vus: 10, duration: 1m }
+//!   b: { executor: ramping-vus, start_vus: 0, stages: [{ duration: 2m, target: 10 }], graceful_ramp_down: 30s }
+//!   c: { executor: users, users: 100, spawn_rate: 10, duration: 10m }   # or stages: [{ users, spawn_rate, duration }]
+//!   d: { executor: per-vu-iterations, vus: 5, iterations: 20, max_duration: 10m }
+//!   e: { executor: shared-iterations, vus: 5, iterations: 200 }
+//!   f: { executor: constant-arrival-rate, rate: 100, time_unit: 1s, duration: 1m, pre_allocated_vus: 20, max_vus: 100 }
+//!   g: { executor: ramping-arrival-rate, start_rate: 10, stages: [{ duration: 1m, target: 100 }], pre_allocated_vus: 20 }
+//!   h: { executor: breakpoint, start_rate: 10, max_rate: 1000, step: { every: 30s, increase: 10 }, pre_allocated_vus: 10 }
+//! ```
+//!
+//! Every scenario also takes `start_time`, `graceful_stop` (30s) and `tags`, and runs one of:
+//! `flow:`, `tasks:` (one user type named after the scenario, with the scenario's `think`,
+//! `pacing`, `on_start`, `on_stop`), or `user_types:` (`[regular, power]`, `{ regular: 70,
+//! power: 30 }` to override weights, or inline definitions); with none of them, every declared
+//! user type. Rates are numbers per `time_unit` (1s) or carry their unit (`100/s`, `6000/m`);
+//! arrival-rate executors take `arrivals: poisson` (seed 1) or `{ poisson: { seed: 42 } }`.
+//! Without `executor:`, `stages` means ramping-vus, `iterations` shared-iterations, `users` or
+//! `spawn_rate` the users executor, else constant-vus. Steps are `http`, `think` and
+//! `group: { name, steps }` (nestable). Profiles: see [`builtin_profiles`] and the plan's
+//! `profiles:` section (overrides of load that keep the journeys).
 #![warn(missing_docs)]
 
 use std::path::Path;
@@ -18,16 +59,20 @@ use std::path::Path;
 mod cx;
 mod duration;
 mod error;
+mod executor;
 mod load;
 pub mod model;
+mod profile;
 mod step;
 pub mod template;
 mod threshold;
+mod users;
 mod yaml;
 
 pub use duration::parse_duration;
 pub use error::{Diagnostic, Diagnostics, PlanError};
 pub use model::*;
+pub use profile::builtin_profiles;
 
 /// What the command line adds to a plan file.
 #[derive(Debug, Clone, Default)]
@@ -36,6 +81,10 @@ pub struct LoadOptions {
     pub vars: Vec<(String, String)>,
     /// `--target URL`: overrides the plan's `target:`.
     pub target: Option<String>,
+    /// `--profile NAME`: a plan profile, or else a built-in shape.
+    pub profile: Option<String>,
+    /// `--peak N`: the peak VUs a profile is scaled to (0 is an error).
+    pub peak: Option<u32>,
 }
 
 /// Reads and validates the plan file at `path`.
@@ -65,13 +114,17 @@ pub(crate) fn parse_with_env(
 mod tests {
     use super::*;
 
+    fn first_step(plan: &Plan) -> &Step {
+        plan.scenarios[0].steps().next().expect("a step")
+    }
+
     #[test]
     fn env_vars_come_from_the_lookup_and_may_feed_vars() {
         let env = |name: &str| (name == "API_HOST").then(|| "127.0.0.9".to_string());
         let src = "vars: { base: \"http://{{ env.API_HOST }}:80\" }\ntarget: \"{{ base }}\"\nvus: 1\nduration: 1s\nflow:\n  - http: { url: \"/{{ env.API_HOST }}\" }\n";
         let plan = parse_with_env(src, &LoadOptions::default(), &env).unwrap();
-        assert_eq!(plan.target.unwrap().host(), Some("127.0.0.9"));
-        let Step::Http(step) = &plan.scenarios[0].flow.steps[0] else { panic!() };
+        assert_eq!(plan.target.as_ref().unwrap().host(), Some("127.0.0.9"));
+        let Step::Http(step) = first_step(&plan) else { panic!() };
         assert_eq!(step.url, "/127.0.0.9");
 
         let none = |_: &str| None;
@@ -92,9 +145,9 @@ mod tests {
         let none = |_: &str| None;
         let src = "vars: { token: \"{{ env.TOKEN }}\" }\nvus: 1\nduration: 1s\nflow:\n  - http:\n      url: http://127.0.0.1:1/\n      headers: { authorization: \"{{ token }}\" }\n";
         assert!(parse_with_env(src, &LoadOptions::default(), &none).is_err());
-        let opts = LoadOptions { vars: vec![("token".into(), "t0".into())], target: None };
+        let opts = LoadOptions { vars: vec![("token".into(), "t0".into())], ..LoadOptions::default() };
         let plan = parse_with_env(src, &opts, &none).unwrap();
-        let Step::Http(step) = &plan.scenarios[0].flow.steps[0] else { panic!() };
+        let Step::Http(step) = first_step(&plan) else { panic!() };
         assert_eq!(step.headers[0].1, "t0");
     }
 

@@ -1,68 +1,75 @@
 //! From the YAML tree to a typed [`Plan`]: the plan's top level, `defaults:`, `vars:`, the
-//! target, and scenarios with their executors. Steps live in `step`, thresholds in `threshold`.
+//! target, and scenarios. Executors live in `executor`, user types in `users`, profiles in
+//! `profile`, steps in `step`, thresholds in `threshold`.
 
-use crate::UserType;
 use std::path::Path;
 use std::time::Duration;
 
 use crate::cx::{Cx, EnvLookup, Fields};
 use crate::error::{Diagnostic, Diagnostics};
-use crate::model::{Defaults, Executor, HttpVersion, Plan, Scenario, Stage};
+use crate::executor::{self, EXECUTOR_KEYS, GRACEFUL_DEFAULT, Layers};
+use crate::model::{Defaults, HttpVersion, Plan, Scenario};
+use crate::profile::{self, ScenarioSrc};
 use crate::template::{Template, VarName};
+use crate::users::{self, Declared, Owner};
 use crate::yaml::{self, Node, Value};
 use crate::{LoadOptions, step, threshold};
 
-const ROOT_KEYS: &[&str] = &[
-    "name",
-    "target",
-    "defaults",
-    "vars",
-    "scenarios",
-    "thresholds",
-    // k6's shortcut: one scenario written at the top level.
+/// The plan's own keys; the top level also takes [`SHORTCUT_KEYS`].
+const PLAN_KEYS: &[&str] =
+    &["name", "target", "defaults", "vars", "user_types", "scenarios", "profiles", "thresholds"];
+
+/// Keys of the top level that describe the implicit `default` scenario (k6's shortcut, and
+/// Locust's `users` + `spawn_rate`).
+const SHORTCUT_KEYS: &[&str] = &[
     "flow",
+    "tasks",
+    "think",
+    "pacing|min_iteration_duration",
+    "on_start",
+    "on_stop",
     "vus",
     "duration",
     "stages",
     "start_vus",
     "graceful_ramp_down",
     "graceful_stop",
+    "iterations",
+    "max_duration",
+    "users",
+    "spawn_rate",
 ];
-
-/// Keys of the top level that describe the implicit `default` scenario.
-const SHORTCUT_KEYS: &[&str] =
-    &["flow", "vus", "duration", "stages", "start_vus", "graceful_ramp_down", "graceful_stop"];
 
 const DEFAULTS_KEYS: &[&str] = &["timeout", "headers", "http_version", "insecure_skip_tls_verify"];
 
-const SCENARIO_KEYS: &[&str] = &[
+/// A scenario's keys besides its executor's ([`EXECUTOR_KEYS`]).
+const SCENARIO_OWN_KEYS: &[&str] = &[
     "executor",
-    "vus",
-    "duration",
-    "start_vus",
-    "stages",
-    "graceful_ramp_down",
     "graceful_stop",
     "start_time",
     "tags",
     "flow",
+    "tasks",
+    "user_types",
+    "think",
+    "pacing|min_iteration_duration",
+    "on_start",
+    "on_stop",
 ];
 
-const STAGE_KEYS: &[&str] = &["duration", "target"];
+/// Every key of a scenario, in the order "expected one of" lists them.
+fn scenario_keys() -> &'static [&'static str] {
+    static KEYS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        SCENARIO_OWN_KEYS[..1].iter().chain(EXECUTOR_KEYS).chain(&SCENARIO_OWN_KEYS[1..]).copied().collect()
+    })
+}
 
-const EXECUTORS: &[&str] = &["constant-vus", "ramping-vus"];
-
-/// k6 executors a k6 user may reach for that stampede does not run yet.
-const LATER_EXECUTORS: &[&str] = &[
-    "constant-arrival-rate",
-    "ramping-arrival-rate",
-    "per-vu-iterations",
-    "shared-iterations",
-    "externally-controlled",
-];
-
-/// k6's default graceful stop and ramp-down.
-const GRACEFUL_DEFAULT: Duration = Duration::from_secs(30);
+/// The top level's keys: the plan's and the shortcut scenario's.
+fn root_keys() -> &'static [&'static str] {
+    static KEYS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| PLAN_KEYS.iter().chain(SHORTCUT_KEYS).copied().collect())
+}
 
 /// Loads `source` into a plan, or returns every mistake found.
 pub(crate) fn load(
@@ -113,7 +120,7 @@ fn plan(cx: &mut Cx, root: &Node, opts: &LoadOptions) -> Option<Plan> {
         );
         return None;
     }
-    let f = cx.fields(root, ROOT_KEYS, "the plan")?;
+    let f = cx.fields(root, root_keys(), "the plan")?;
     let name = match f.get("name") {
         Some(node) => cx.text(node, "a name").map(|s| s.into_owned()),
         None => Some(file_stem(cx.file())),
@@ -123,37 +130,86 @@ fn plan(cx: &mut Cx, root: &Node, opts: &LoadOptions) -> Option<Plan> {
     let defaults = defaults(cx, f.get("defaults"));
     let has_target = !matches!(target, Some(None));
     let flows = step::FlowCx { defaults: defaults.as_ref(), has_target };
-    let scenarios = match f.get("scenarios") {
-        Some(node) => {
-            for key in SHORTCUT_KEYS {
-                if let Some(k) = f.key(key) {
-                    let msg = format!(
-                        "`{key}` at the top level is for a plan without `scenarios:`; move it into a scenario"
-                    );
-                    cx.error(k.pos, msg);
-                }
-            }
-            scenarios(cx, node, &flows)
-        }
-        None if SHORTCUT_KEYS.iter().any(|k| f.get(k).is_some()) => {
-            scenario(cx, "default".into(), &f, &flows).map(|s| vec![s])
-        }
-        None => {
-            cx.error(f.pos, "the plan has no scenarios; add `scenarios:` (or a top-level `flow:` with `vus` and `duration`)");
-            None
-        }
+    let declared = users::declarations(cx, f.get("user_types"), &flows);
+    let sources = scenario_sources(cx, &f);
+    // At the top level `user_types:` declares; in a scenario it selects.
+    let is_shortcut = f.get("scenarios").is_none();
+    let mut scenarios = sources.as_ref().and_then(|sources| {
+        let read: Vec<Option<Scenario>> = sources
+            .iter()
+            .map(|src| {
+                let selection =
+                    src.fields.as_ref().and_then(|f| f.entry("user_types")).filter(|_| !is_shortcut);
+                scenario(cx, src, (&declared, selection, &flows))
+            })
+            .collect();
+        read.into_iter().collect::<Option<Vec<Scenario>>>()
+    });
+    let plan_profiles = match (f.get("profiles"), &sources) {
+        (Some(node), Some(sources)) => profile::profiles(cx, node, sources),
+        (Some(_), None) => None,
+        (None, _) => Some(Vec::new()),
     };
+    // When the plan's profiles have mistakes (reported), the flags cannot be judged.
+    let applied = plan_profiles.as_ref().and_then(|p| profile::apply(cx, p, scenarios.as_mut(), opts));
     let thresholds = match f.get("thresholds") {
         Some(node) => threshold::thresholds(cx, node),
         None => Some(Vec::new()),
     };
+    let plan_profiles = plan_profiles?;
     Some(Plan {
         name: name?,
         target: target?,
         defaults: defaults?,
         scenarios: scenarios?,
         thresholds: thresholds?,
+        profiles: profile::listing(&plan_profiles),
+        profile: applied?,
     })
+}
+
+/// The name of the scenario written at the top level.
+const SHORTCUT_NAME: &str = "default";
+
+/// The scenarios as written: `scenarios:`, or the top-level shortcut. `None` if there are none
+/// (reported).
+fn scenario_sources<'n>(cx: &mut Cx, f: &Fields<'n>) -> Option<Vec<ScenarioSrc<'n>>> {
+    match f.get("scenarios") {
+        Some(node) => {
+            for key in SHORTCUT_KEYS {
+                if let Some(k) = f.key(key.split('|').next().unwrap_or(key)) {
+                    let msg = format!(
+                        "`{}` at the top level is for a plan without `scenarios:`; move it into a scenario",
+                        k.name
+                    );
+                    cx.error(k.pos, msg);
+                }
+            }
+            let entries = cx.map(node, "a mapping of scenario names to scenarios")?;
+            if entries.is_empty() {
+                cx.error(node.pos, "`scenarios:` is empty; add at least one scenario");
+                return None;
+            }
+            Some(
+                entries
+                    .iter()
+                    .map(|(key, value)| ScenarioSrc {
+                        name: key.name.clone(),
+                        fields: cx.fields(value, scenario_keys(), "a scenario"),
+                    })
+                    .collect(),
+            )
+        }
+        None if SHORTCUT_KEYS.iter().any(|k| f.get(k.split('|').next().unwrap_or(k)).is_some())
+            || f.get("user_types").is_some() =>
+        {
+            Some(vec![ScenarioSrc { name: SHORTCUT_NAME.into(), fields: Some(f.clone()) }])
+        }
+        None => {
+            cx.error(f.pos, "the plan has no scenarios; add `scenarios:` (or a top-level `flow:` with `vus` and `duration`)");
+            None
+        }
+    }
 }
 
 fn file_stem(file: &str) -> String {
@@ -280,179 +336,31 @@ fn defaults(cx: &mut Cx, node: Option<&Node>) -> Option<Defaults> {
     ok.then_some(defaults)
 }
 
-fn scenarios(cx: &mut Cx, node: &Node, flows: &step::FlowCx) -> Option<Vec<Scenario>> {
-    let entries = cx.map(node, "a mapping of scenario names to scenarios")?;
-    if entries.is_empty() {
-        cx.error(node.pos, "`scenarios:` is empty; add at least one scenario");
-        return None;
-    }
-    let mut out = Vec::new();
-    let mut ok = true;
-    for (key, value) in entries {
-        let scenario = cx
-            .fields(value, SCENARIO_KEYS, "a scenario")
-            .and_then(|f| scenario(cx, key.name.clone(), &f, flows));
-        match scenario {
-            Some(s) => out.push(s),
-            None => ok = false,
-        }
-    }
-    ok.then_some(out)
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum ExecutorKind {
-    ConstantVus,
-    RampingVus,
-}
-
 /// One scenario, from its own mapping or from the plan's top level (k6's shortcut).
-fn scenario(cx: &mut Cx, name: String, f: &Fields, flows: &step::FlowCx) -> Option<Scenario> {
-    let executor = match executor_kind(cx, f) {
-        Some(kind) => executor(cx, &name, f, kind),
-        None => {
-            // Which keys apply is unknown, but the values given can still be checked.
-            check_executor_values(cx, f);
-            None
-        }
-    };
+fn scenario(
+    cx: &mut Cx,
+    src: &ScenarioSrc,
+    users_cx: (&Declared, Option<(&crate::yaml::Key, &Node)>, &step::FlowCx),
+) -> Option<Scenario> {
+    let f = src.fields.as_ref()?;
+    let name = src.name.clone();
+    let executor = executor::executor(cx, &name, &Layers::new(vec![f]));
     let start_time = f.get("start_time").map_or(Some(Duration::ZERO), |n| cx.duration(n));
     let graceful_stop = f.get("graceful_stop").map_or(Some(GRACEFUL_DEFAULT), |n| cx.duration(n));
     let tags = match f.get("tags") {
         Some(n) => tags(cx, n),
         None => Some(Vec::new()),
     };
-    let msg = format!("scenario `{name}` has no `flow:`; add the steps each iteration runs");
-    let flow = f.require(cx, "flow", &msg).and_then(|n| step::flow(cx, n, flows));
+    let owner = Owner { what: "scenario", name: &name, pos: f.pos };
+    let users = users::scenario_users(cx, f, &owner, users_cx);
     Some(Scenario {
-        users: vec![UserType::with_flow(name.clone(), flow?)],
-        name,
+        users: users?,
         executor: executor?,
         start_time: start_time?,
         graceful_stop: graceful_stop?,
         tags: tags?,
+        name,
     })
-}
-
-/// The executor named by `executor:`, or inferred from the keys present; `None` if invalid.
-fn executor_kind(cx: &mut Cx, f: &Fields) -> Option<ExecutorKind> {
-    let Some(node) = f.get("executor") else {
-        // Like the top-level shortcut: stages mean a ramp, otherwise constant VUs.
-        let kind =
-            if f.get("stages").is_some() { ExecutorKind::RampingVus } else { ExecutorKind::ConstantVus };
-        return Some(kind);
-    };
-    let name = cx.string(node, "an executor name")?;
-    match name.as_str() {
-        "constant-vus" => Some(ExecutorKind::ConstantVus),
-        "ramping-vus" => Some(ExecutorKind::RampingVus),
-        other if LATER_EXECUTORS.contains(&other) => {
-            let msg = format!(
-                "executor \"{other}\" is not supported yet; expected one of: {}",
-                EXECUTORS.join(", ")
-            );
-            cx.error(node.pos, msg);
-            None
-        }
-        other => {
-            let msg = format!("unknown executor \"{other}\"; expected one of: {}", EXECUTORS.join(", "));
-            cx.error(node.pos, msg);
-            None
-        }
-    }
-}
-
-fn executor(cx: &mut Cx, name: &str, f: &Fields, kind: ExecutorKind) -> Option<Executor> {
-    let (executor_name, foreign): (&str, &[(&str, &str)]) = match kind {
-        ExecutorKind::ConstantVus => (
-            "constant-vus",
-            &[
-                ("stages", "use `executor: ramping-vus` for stages"),
-                ("start_vus", "it runs `vus` from start to end"),
-                ("graceful_ramp_down", "it never ramps down"),
-            ],
-        ),
-        ExecutorKind::RampingVus => (
-            "ramping-vus",
-            &[("vus", "its `stages` set the number of VUs"), ("duration", "its `stages` set the duration")],
-        ),
-    };
-    let mut ok = true;
-    for (key, why) in foreign {
-        if let Some(k) = f.key(key) {
-            cx.error(k.pos, format!("`{key}` does not apply to {executor_name}: {why}"));
-            ok = false;
-        }
-    }
-    let executor = match kind {
-        ExecutorKind::ConstantVus => {
-            // k6 defaults `vus` to 1; `duration` has no sensible default.
-            let vus = f.get("vus").map_or(Some(std::num::NonZeroU32::MIN), |n| cx.positive_u32(n));
-            let msg = format!("scenario `{name}` (constant-vus) needs `duration:`, e.g. `duration: 30s`");
-            let duration = f.require(cx, "duration", &msg).and_then(|n| cx.positive_duration(n));
-            Executor::ConstantVus { vus: vus?, duration: duration? }
-        }
-        ExecutorKind::RampingVus => {
-            let start_vus = f.get("start_vus").map_or(Some(0), |n| cx.u32(n));
-            let ramp_down = f.get("graceful_ramp_down").map_or(Some(GRACEFUL_DEFAULT), |n| cx.duration(n));
-            let msg = format!(
-                "scenario `{name}` (ramping-vus) needs `stages:`, e.g. `- {{ duration: 30s, target: 10 }}`"
-            );
-            let stages = f.require(cx, "stages", &msg).and_then(|n| stages(cx, n));
-            Executor::RampingVus { start_vus: start_vus?, stages: stages?, graceful_ramp_down: ramp_down? }
-        }
-    };
-    ok.then_some(executor)
-}
-
-/// Type-checks the executor keys present, for a scenario whose executor is unknown.
-fn check_executor_values(cx: &mut Cx, f: &Fields) {
-    if let Some(n) = f.get("vus") {
-        cx.positive_u32(n);
-    }
-    if let Some(n) = f.get("start_vus") {
-        cx.u32(n);
-    }
-    for key in ["duration", "graceful_ramp_down"] {
-        if let Some(n) = f.get(key) {
-            cx.duration(n);
-        }
-    }
-    if let Some(n) = f.get("stages") {
-        stages(cx, n);
-    }
-}
-
-fn stages(cx: &mut Cx, node: &Node) -> Option<Vec<Stage>> {
-    let Value::Seq(items) = &node.value else {
-        cx.expected(node, "a list of stages like `- { duration: 30s, target: 10 }`");
-        return None;
-    };
-    if items.is_empty() {
-        cx.error(
-            node.pos,
-            "`stages:` is empty; add at least one stage like `- { duration: 30s, target: 10 }`",
-        );
-        return None;
-    }
-    let mut out = Vec::new();
-    let mut ok = true;
-    for item in items {
-        let stage = cx.fields(item, STAGE_KEYS, "a stage").and_then(|f| {
-            // k6 allows 0s stages: an instant jump to the target.
-            let duration =
-                f.require(cx, "duration", "a stage needs `duration:`").and_then(|n| cx.duration(n));
-            let target = f
-                .require(cx, "target", "a stage needs `target:` (the number of VUs at its end)")
-                .and_then(|n| cx.u32(n));
-            Some(Stage { duration: duration?, target: target? })
-        });
-        match stage {
-            Some(s) => out.push(s),
-            None => ok = false,
-        }
-    }
-    ok.then_some(out)
 }
 
 fn tags(cx: &mut Cx, node: &Node) -> Option<Vec<(String, String)>> {

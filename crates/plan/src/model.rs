@@ -15,6 +15,24 @@ impl Plan {
         }
     }
 
+    /// `--profile NAME [--peak N]` for a plan that was not loaded from a file (`run --url`):
+    /// every scenario takes the built-in shape `name` (see
+    /// [`builtin_profiles`](crate::builtin_profiles)), scaled to `peak` (default: the largest
+    /// scenario's peak, or 10). Plan files get their profiles through
+    /// [`LoadOptions`](crate::LoadOptions) instead, where the plan's own profiles win.
+    pub fn apply_builtin_profile(&mut self, name: &str, peak: Option<NonZeroU32>) -> Result<(), PlanError> {
+        crate::profile::apply_builtin(&mut self.scenarios, name, peak).map_err(|message| {
+            PlanError::Invalid(Diagnostics(vec![Diagnostic {
+                file: "--profile".into(),
+                line: 0,
+                column: 0,
+                message,
+            }]))
+        })?;
+        self.profile = Some(name.to_string());
+        Ok(())
+    }
+
     /// `stampede run --url URL --vus N --duration D`: a one-scenario plan (`default`,
     /// constant-vus) with one GET of `url`, named by the URL's path, with no checks.
     pub fn quick(url: &str, vus: NonZeroU32, duration: Duration) -> Result<Plan, PlanError> {
@@ -396,7 +414,9 @@ impl Executor {
     pub fn is_open_model(&self) -> bool {
         matches!(
             self,
-            Executor::ConstantArrivalRate { .. } | Executor::RampingArrivalRate { .. } | Executor::Breakpoint { .. }
+            Executor::ConstantArrivalRate { .. }
+                | Executor::RampingArrivalRate { .. }
+                | Executor::Breakpoint { .. }
         )
     }
 
@@ -404,12 +424,13 @@ impl Executor {
     /// `max_duration`).
     pub fn duration(&self) -> Duration {
         match self {
-            Executor::ConstantVus { duration, .. } | Executor::ConstantArrivalRate { duration, .. } => *duration,
+            Executor::ConstantVus { duration, .. } | Executor::ConstantArrivalRate { duration, .. } => {
+                *duration
+            }
             Executor::RampingVus { stages, .. } => stages.iter().map(|s| s.duration).sum(),
             Executor::Users { stages } => stages.iter().map(|s| s.duration).sum(),
-            Executor::PerVuIterations { max_duration, .. } | Executor::SharedIterations { max_duration, .. } => {
-                *max_duration
-            }
+            Executor::PerVuIterations { max_duration, .. }
+            | Executor::SharedIterations { max_duration, .. } => *max_duration,
             Executor::RampingArrivalRate { stages, .. } => stages.iter().map(|s| s.duration).sum(),
             Executor::Breakpoint { start_rate, max_rate, ramp, .. } => match ramp {
                 BreakpointRamp::Continuous { over } => *over,

@@ -1,14 +1,15 @@
-//! Flows and their steps: `- http: {...}` requests with headers, bodies and checks, and
-//! `- think: ...` pauses.
+//! Flows and their steps: `- http: {...}` requests with headers, bodies and checks,
+//! `- think: ...` pauses (fixed, uniform, normal, exponential) and `- group: {...}` blocks.
 
 use std::str::FromStr;
 
 use crate::cx::{Cx, suggest};
 use crate::duration::parse_duration;
-use crate::model::{Body, Check, CheckKind, Defaults, Flow, HttpStep, StatusSet, Step, ThinkTime};
+use crate::model::{Body, Check, CheckKind, Defaults, Flow, Group, HttpStep, StatusSet, Step, ThinkTime};
 use crate::yaml::{Key, Node, Value};
 
-const STEP_KINDS: &[&str] = &["http", "think"];
+/// The kinds of step, as a step's single key.
+pub(crate) const STEP_KINDS: &[&str] = &["http", "think", "group"];
 
 const HTTP_KEYS: &[&str] =
     &["name", "method", "url", "headers", "json", "body", "form", "check", "expect_status", "timeout"];
@@ -16,6 +17,13 @@ const HTTP_KEYS: &[&str] =
 const CHECK_KEYS: &[&str] = &["status", "json", "body_contains"];
 
 const BODY_KEYS: &[&str] = &["json", "body", "form"];
+
+const GROUP_KEYS: &[&str] = &["name", "steps|flow"];
+
+const THINK_KEYS: &[&str] = &["normal", "stddev", "exponential"];
+
+const THINK_EXPECTED: &str =
+    "a think time: `1s`, a range `500ms..1500ms`, `{ normal: 2s, stddev: 500ms }` or `{ exponential: 2s }`";
 
 const STATUS_EXPECTED: &str =
     "an HTTP status (100-599), a class like 2xx, a range like 200-299, or a list of them";
@@ -28,13 +36,18 @@ pub(crate) struct FlowCx<'d> {
     pub(crate) has_target: bool,
 }
 
-pub(crate) fn flow(cx: &mut Cx, node: &Node, flows: &FlowCx) -> Option<Flow> {
+/// A list of steps under the key `key` (`flow`, `on_start`, `steps`, ...), named in messages.
+pub(crate) fn flow(cx: &mut Cx, node: &Node, key: &str, flows: &FlowCx) -> Option<Flow> {
+    steps(cx, node, key, flows).map(|steps| Flow { steps })
+}
+
+fn steps(cx: &mut Cx, node: &Node, key: &str, flows: &FlowCx) -> Option<Vec<Step>> {
     let Value::Seq(items) = &node.value else {
         cx.expected(node, "a list of steps like `- http: {...}`");
         return None;
     };
     if items.is_empty() {
-        cx.error(node.pos, "`flow:` is empty; add at least one step like `- http: { url: / }`");
+        cx.error(node.pos, format!("`{key}:` is empty; add at least one step like `- http: {{ url: / }}`"));
         return None;
     }
     let mut steps = Vec::new();
@@ -45,7 +58,7 @@ pub(crate) fn flow(cx: &mut Cx, node: &Node, flows: &FlowCx) -> Option<Flow> {
             None => ok = false,
         }
     }
-    ok.then_some(Flow { steps })
+    ok.then_some(steps)
 }
 
 fn step(cx: &mut Cx, node: &Node, flows: &FlowCx) -> Option<Step> {
@@ -67,22 +80,30 @@ fn step(cx: &mut Cx, node: &Node, flows: &FlowCx) -> Option<Step> {
             cx.error(entries[1].0.pos, msg);
         } else {
             let msg = format!(
-                "a step has exactly one kind (`http` or `think`), but this one also has `{}`",
+                "a step has exactly one kind (`http`, `think` or `group`), but this one also has `{}`",
                 entries[1].0.name
             );
             cx.error(entries[1].0.pos, msg);
         }
         return None;
     }
+    step_of_kind(cx, kind, value, flows)
+}
+
+/// The step written `kind: value` (a step's single entry, or a task's one-step shorthand).
+pub(crate) fn step_of_kind(cx: &mut Cx, kind: &Key, value: &Node, flows: &FlowCx) -> Option<Step> {
     match kind.name.as_str() {
         "http" => http_step(cx, kind, value, flows).map(|s| Step::Http(Box::new(s))),
         "think" => think(cx, value).map(Step::Think),
+        "group" => group(cx, kind, value, flows).map(Step::Group),
         other => {
             let mut msg = format!("unknown step `{other}`; expected one of: {}", STEP_KINDS.join(", "));
             if let Some(s) = suggest(other, STEP_KINDS) {
                 msg.push_str(&format!("; did you mean `{s}`?"));
             } else if ["sleep", "pause", "wait"].contains(&other) {
                 msg.push_str("; pause with `- think: 1s`");
+            } else if other == "steps" || other == "flow" {
+                msg.push_str("; nest steps in `- group: { name: ..., steps: [...] }`");
             }
             cx.error(kind.pos, msg);
             None
@@ -90,12 +111,46 @@ fn step(cx: &mut Cx, node: &Node, flows: &FlowCx) -> Option<Step> {
     }
 }
 
-/// `think: 1s` or `think: 500ms..1500ms`.
-fn think(cx: &mut Cx, node: &Node) -> Option<ThinkTime> {
+/// `group: { name: checkout, steps: [...] }`: steps timed together and tagged `group:<name>`.
+fn group(cx: &mut Cx, kind: &Key, node: &Node, flows: &FlowCx) -> Option<Group> {
+    let f = cx.fields(node, GROUP_KEYS, "a group like `{ name: checkout, steps: [...] }`")?;
+    let name = match f.get("name") {
+        Some(n) => cx.text(n, "a group name").map(|s| s.into_owned()).filter(|s| {
+            let ok = !s.trim().is_empty();
+            if !ok {
+                cx.error(n.pos, "a group name cannot be empty");
+            }
+            ok
+        }),
+        None => {
+            if !f.is_misspelt("name") {
+                cx.error(kind.pos, "a group needs `name:` (its `group` tag and `group_duration` row)");
+            }
+            None
+        }
+    };
+    let steps = match f.entry("steps") {
+        Some((key, n)) => steps(cx, n, &key.name, flows),
+        None => {
+            if !f.is_misspelt("steps") {
+                cx.error(kind.pos, "a group needs `steps:`, the steps it times together");
+            }
+            None
+        }
+    };
+    Some(Group { name: name?, steps: steps? })
+}
+
+/// A think time: `1s`, `500ms..1500ms`, `{ normal: 2s, stddev: 500ms }` or `{ exponential: 2s }`.
+pub(crate) fn think(cx: &mut Cx, node: &Node) -> Option<ThinkTime> {
     let text = match &node.value {
         Value::Str(s) => s.as_str(),
-        // A bare number gets the duration reader's "add a unit" message.
-        _ => return cx.duration(node).map(ThinkTime::Fixed),
+        Value::Map(_) => return think_distribution(cx, node),
+        Value::Int(_) | Value::UInt(_) | Value::Float(_) => return cx.duration(node).map(ThinkTime::Fixed),
+        _ => {
+            cx.expected(node, THINK_EXPECTED);
+            return None;
+        }
     };
     let Some((min, max)) = text.split_once("..") else {
         return cx.duration(node).map(ThinkTime::Fixed);
@@ -115,6 +170,51 @@ fn think(cx: &mut Cx, node: &Node) -> Option<ThinkTime> {
         return None;
     }
     Some(ThinkTime::Uniform { min, max })
+}
+
+/// `{ normal: 2s, stddev: 500ms }` or `{ exponential: 2s }`.
+fn think_distribution(cx: &mut Cx, node: &Node) -> Option<ThinkTime> {
+    let f = cx.fields(node, THINK_KEYS, THINK_EXPECTED)?;
+    match (f.entry("normal"), f.entry("exponential")) {
+        (Some(_), Some((key, _))) => {
+            cx.error(
+                key.pos,
+                "`normal` and `exponential` are alternatives: a think time has one distribution",
+            );
+            None
+        }
+        (Some((_, mean)), None) => {
+            let mean = cx.duration(mean);
+            let stddev = f
+                .require(
+                    cx,
+                    "stddev",
+                    "a normal think time needs `stddev:`, e.g. `{ normal: 2s, stddev: 500ms }`",
+                )
+                .and_then(|n| cx.duration(n));
+            Some(ThinkTime::Normal { mean: mean?, stddev: stddev? })
+        }
+        (None, Some((_, mean))) => {
+            if let Some(key) = f.key("stddev") {
+                cx.error(
+                    key.pos,
+                    "`stddev` goes with `normal:`; an exponential think time has only its mean",
+                );
+            }
+            let mean = cx.positive_duration(mean)?;
+            f.key("stddev").is_none().then_some(ThinkTime::Exponential { mean })
+        }
+        (None, None) => {
+            if f.is_misspelt("normal") || f.is_misspelt("exponential") {
+                // Reported as a typo already.
+            } else if let Some(key) = f.key("stddev") {
+                cx.error(key.pos, "`stddev` goes with a mean: `{ normal: 2s, stddev: 500ms }`");
+            } else {
+                cx.expected(node, THINK_EXPECTED);
+            }
+            None
+        }
+    }
 }
 
 fn http_step(cx: &mut Cx, kind: &Key, node: &Node, flows: &FlowCx) -> Option<HttpStep> {

@@ -10,8 +10,9 @@ use tokio::time::{Duration, Instant};
 /// The sending half of the one bounded sample channel. Batches, not samples, cross it.
 pub type BatchSender = mpsc::Sender<Vec<Sample>>;
 
-/// How many samples a VU buffers before it hands a batch over.
-const BATCH: usize = 128;
+/// How many samples a VU buffers before it hands a batch over (1.5 KiB: with 10,000 VUs the
+/// buffers must stay small, and a batch still carries several requests).
+const BATCH: usize = 64;
 /// A buffer this full and still not accepted by the channel is dropped (and counted).
 const MAX_BUFFERED: usize = 64 * 1024;
 /// Flush at least this often so the live view and thresholds see recent data.
@@ -39,7 +40,7 @@ pub struct Recorder {
 impl Recorder {
     /// A recorder whose sample times count from `epoch`.
     pub fn new(epoch: Instant, tx: BatchSender, registry: Arc<Registry>, stats: Arc<RecorderStats>) -> Self {
-        Recorder { buf: Vec::with_capacity(BATCH), epoch, last_flush: Instant::now(), tx, registry, stats }
+        Recorder { buf: Vec::new(), epoch, last_flush: Instant::now(), tx, registry, stats }
     }
 
     /// The registry, to intern tag sets.
@@ -60,6 +61,10 @@ impl Recorder {
     /// Records a sample at `at`.
     pub fn record_at(&mut self, metric: MetricId, tags: TagSetId, at: Instant, value: f64) {
         let time = self.micros(at);
+        if self.buf.capacity() == 0 {
+            // Allocated on first use after a flush: an idle VU holds no buffer.
+            self.buf.reserve_exact(BATCH);
+        }
         self.buf.push(Sample { metric, tags, time, value });
         if self.buf.len() >= BATCH {
             self.flush();
@@ -84,7 +89,7 @@ impl Recorder {
         if self.buf.is_empty() {
             return;
         }
-        let batch = std::mem::replace(&mut self.buf, Vec::with_capacity(BATCH));
+        let batch = std::mem::take(&mut self.buf);
         match self.tx.try_send(batch) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(batch)) => {

@@ -10,15 +10,31 @@
 //!   kind) and the exact, mergeable metrics snapshot (histograms and per-second series). Its JSON
 //!   Schema is `schemas/results.v1.json` in the repository.
 //! * [`terminal`] — the end-of-test summary printed to the terminal.
+//! * [`html`] — the self-contained HTML report (`--report FILE.html`).
+//! * [`charts`] — PNG and SVG charts (`--charts DIR`).
+//! * [`csv`] (`--csv DIR`), [`junit`] (`--junit FILE`), [`markdown`] (`--markdown FILE`).
+//! * [`compare`] — noise-aware comparison of two runs (`stampede compare`, `run --baseline`).
+//! * [`grade`] — the 0–100 score, its A–D grade and recommendations with their evidence.
 #![warn(missing_docs)]
 
+pub mod charts;
+pub mod compare;
+pub mod csv;
+pub mod grade;
+pub mod junit;
+pub mod markdown;
 mod format;
+pub mod html;
 mod summary;
 pub mod terminal;
 
+pub use charts::render_charts;
+pub use compare::{CompareOptions, Comparison, compare};
 pub use format::{format_bytes, format_ms};
+pub use grade::{Grade, GradingConfig, grade};
+pub use html::{HtmlExtras, render_html};
 pub use summary::{
-    CheckResult, ErrorCount, RequestStats, RunInfo, SCHEMA_VERSION, ScenarioSummary, StageSummary, Summary,
+    BreakingPointSummary, CheckResult, ErrorCount, RequestStats, RunInfo, SCHEMA_VERSION, ScenarioSummary, StageSummary, Summary,
     SummaryInput, ThresholdResult, Verdict,
 };
 
@@ -35,5 +51,21 @@ pub enum ReportError {
         found: u32,
         /// What this build writes.
         expected: u32,
+    },
+    /// A report file or folder could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Io {
+        /// The file or folder.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A chart could not be drawn.
+    #[error("cannot draw chart {chart}: {detail}")]
+    Chart {
+        /// The chart's name.
+        chart: String,
+        /// What the drawing library said.
+        detail: String,
     },
 }

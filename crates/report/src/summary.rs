@@ -77,6 +77,25 @@ pub struct ScenarioSummary {
     /// Load stages in run time (one for executors without stages).
     #[serde(default)]
     pub stages: Vec<StageSummary>,
+    /// Completed iterations.
+    #[serde(default)]
+    pub iterations: u64,
+    /// Iterations an open-model executor could not start (no free VU).
+    #[serde(default)]
+    pub dropped_iterations: u64,
+}
+
+/// What a breakpoint test found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BreakingPointSummary {
+    /// The highest arrival rate (iterations/s) at which every threshold still held.
+    pub max_passing_rate: f64,
+    /// Seconds from the start when a threshold broke (absent: never broke up to the max rate).
+    pub broke_at_secs: Option<f64>,
+    /// The arrival rate when it broke.
+    pub breaking_rate: Option<f64>,
+    /// The thresholds crossed at the break, with their observed values.
+    pub evidence: Vec<ThresholdResult>,
 }
 
 /// One load stage, in run time.
@@ -88,6 +107,15 @@ pub struct StageSummary {
     pub duration_secs: f64,
     /// Target VUs at the stage's end.
     pub target: u32,
+    /// Requests per second during the stage (all scenarios), from the per-second series.
+    #[serde(default)]
+    pub rps: f64,
+    /// This scenario's completed iterations per second during the stage.
+    #[serde(default)]
+    pub iterations_per_sec: f64,
+    /// Mean active VUs of this scenario during the stage (the planned count is `target`).
+    #[serde(default)]
+    pub avg_vus: f64,
 }
 
 /// One check, per request name.
@@ -160,6 +188,9 @@ pub struct RunInfo {
     pub max_vus: u64,
     /// Samples lost to a full channel (0 unless the generator was overloaded).
     pub dropped_samples: u64,
+    /// What a breakpoint scenario found, if the plan had one.
+    #[serde(default)]
+    pub breaking_point: Option<BreakingPointSummary>,
 }
 
 /// Tool identification in the results file.
@@ -194,6 +225,8 @@ pub struct SummaryInput {
     pub max_vus: u64,
     /// Dropped samples.
     pub dropped_samples: u64,
+    /// Breakpoint result.
+    pub breaking_point: Option<BreakingPointSummary>,
 }
 
 /// The whole results file.
@@ -228,6 +261,8 @@ impl Summary {
         let requests = request_table(&input.snapshot, duration_secs);
         let errors = error_table(&input.snapshot);
         let checks = check_table(&input.snapshot);
+        let mut scenarios = input.scenarios;
+        fill_scenario_figures(&mut scenarios, &input.snapshot);
         Summary {
             schema_version: SCHEMA_VERSION,
             tool: Tool { name: "stampede".into(), version: env!("CARGO_PKG_VERSION").into() },
@@ -237,9 +272,10 @@ impl Summary {
                 duration_secs,
                 verdict: input.verdict,
                 interruption: input.interruption,
-                scenarios: input.scenarios,
+                scenarios,
                 max_vus: input.max_vus,
                 dropped_samples: input.dropped_samples,
+                breaking_point: input.breaking_point,
             },
             thresholds: input.thresholds,
             checks,
@@ -296,6 +332,57 @@ fn k6_view(
         out.insert(key.clone(), obj);
     }
     out
+}
+
+/// Per scenario: iterations, dropped iterations, and per stage the throughput and actual VUs,
+/// all from the snapshot (a scenario's own series exist when the plan has several).
+fn fill_scenario_figures(scenarios: &mut [ScenarioSummary], snapshot: &Snapshot) {
+    use stampede_metrics::SeriesColumns;
+    let several = scenarios.len() > 1;
+    let series = &snapshot.series;
+    let column = |key: &str| series.metrics.get(key);
+    let mean_over = |values: &dyn Fn(usize) -> Option<f64>, from: f64, to: f64| {
+        let lo = from.floor() as u32;
+        let hi = (to.ceil() as u32).max(lo + 1);
+        let picked: Vec<f64> = series
+            .t
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| (lo..hi).contains(*t))
+            .filter_map(|(i, _)| values(i))
+            .collect();
+        if picked.is_empty() { 0.0 } else { picked.iter().sum::<f64>() / picked.len() as f64 }
+    };
+    let counter = |key: String| -> Box<dyn Fn(usize) -> Option<f64> + '_> {
+        match column(&key) {
+            Some(SeriesColumns::Counter { sum }) => Box::new(move |i| sum.get(i).copied()),
+            _ => Box::new(|_| None),
+        }
+    };
+    let gauge = |key: String| -> Box<dyn Fn(usize) -> Option<f64> + '_> {
+        match column(&key) {
+            Some(SeriesColumns::Gauge { value }) => Box::new(move |i| value.get(i).copied().flatten()),
+            _ => Box::new(|_| None),
+        }
+    };
+    for sc in scenarios {
+        let name = sc.name.clone();
+        let own = |metric: &str| -> String {
+            if several { format!("{metric}{{scenario:{name}}}") } else { metric.to_string() }
+        };
+        let total = |metric: &str| {
+            snapshot.get(&own(metric)).and_then(|m| m.values.get("count")).copied().unwrap_or(0.0) as u64
+        };
+        sc.iterations = total("iterations");
+        sc.dropped_iterations = total("dropped_iterations");
+        let (reqs, iters, vus) = (counter("http_reqs".into()), counter(own("iterations")), gauge(own("vus")));
+        for st in &mut sc.stages {
+            let (from, to) = (st.start_secs, st.start_secs + st.duration_secs);
+            st.rps = mean_over(&reqs, from, to);
+            st.iterations_per_sec = mean_over(&iters, from, to);
+            st.avg_vus = mean_over(&vus, from, to);
+        }
+    }
 }
 
 /// The base name of a metric key (`http_reqs{name:x}` → `http_reqs`).

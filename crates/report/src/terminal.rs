@@ -4,11 +4,18 @@ use std::fmt::Write;
 
 use stampede_metrics::{MetricKind, ValueType};
 
+use crate::grade::{Grade, GradingConfig, grade};
 use crate::summary::is_trend;
 use crate::{Summary, Verdict, format_bytes, format_ms};
 
-/// Renders the summary as plain text (UTF-8 marks, no colour codes).
+/// Renders the summary as plain text (UTF-8 marks, no colour codes), graded with the targets
+/// its thresholds imply ([`GradingConfig::for_summary`]).
 pub fn render(s: &Summary) -> String {
+    render_with(s, &grade(s, &GradingConfig::for_summary(s)))
+}
+
+/// Renders the summary with a grade computed by the caller (its own [`GradingConfig`]).
+pub fn render_with(s: &Summary, grade: &Grade) -> String {
     let mut out = String::new();
     let w = &mut out;
     let _ = writeln!(
@@ -28,6 +35,7 @@ pub fn render(s: &Summary) -> String {
         Verdict::Interrupted => "interrupted; results are partial".to_string(),
     };
     let _ = writeln!(w, "\n  {mark} {}  ({detail})", s.run.verdict.label());
+    let _ = writeln!(w, "    grade {}   {}", grade.headline(), grade.breakdown());
 
     if !s.thresholds.is_empty() {
         let _ = writeln!(w, "\n  THRESHOLDS");
@@ -65,6 +73,8 @@ pub fn render(s: &Summary) -> String {
             );
         }
     }
+
+    scenarios_section(w, s);
 
     if !s.requests.is_empty() {
         let _ = writeln!(w, "\n  REQUESTS");
@@ -138,6 +148,14 @@ pub fn render(s: &Summary) -> String {
         let dots = ".".repeat(48usize.saturating_sub(label.chars().count()).max(2));
         let _ = writeln!(w, "{label}{dots}: {}", metric_line(m.kind, m.value_type, &m.values, secs));
     }
+
+    if !grade.recommendations.is_empty() {
+        let _ = writeln!(w, "\n  RECOMMENDATIONS");
+        for r in &grade.recommendations {
+            let _ = writeln!(w, "    {} {}: {}", r.severity.mark(), r.evidence, r.finding);
+            let _ = writeln!(w, "      {}", r.advice);
+        }
+    }
     out
 }
 
@@ -175,7 +193,7 @@ fn metric_line(
 }
 
 /// Formats a threshold's observed value in the unit of its statistic.
-fn format_stat(s: &Summary, metric: &str, expr: &str, v: f64) -> String {
+pub(crate) fn format_stat(s: &Summary, metric: &str, expr: &str, v: f64) -> String {
     let time = s.snapshot.metrics.get(metric).is_some_and(|m| m.value_type == ValueType::Time);
     let stat = expr.trim_start();
     if stat.starts_with("rate") && s.snapshot.metrics.get(metric).is_some_and(|m| m.kind == MetricKind::Rate)
@@ -202,5 +220,51 @@ fn truncate(s: &str, max: usize) -> String {
     } else {
         let cut: String = s.chars().take(max - 1).collect();
         format!("{cut}…")
+    }
+}
+
+/// Per scenario: executor, iterations, dropped iterations, and per stage the planned and actual
+/// VUs and the throughput ("warm-up 45 req/s, baseline 47, spike 118").
+fn scenarios_section(w: &mut String, s: &Summary) {
+    let _ = writeln!(w, "\n  SCENARIOS");
+    for sc in &s.run.scenarios {
+        let dropped = if sc.dropped_iterations > 0 {
+            format!("  ✗ {} dropped iterations", sc.dropped_iterations)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(w, "    {} ({}): {} iterations{dropped}", sc.name, sc.executor, sc.iterations);
+        if sc.stages.len() > 1 {
+            for (i, st) in sc.stages.iter().enumerate() {
+                let _ = writeln!(
+                    w,
+                    "      stage {:<2} {:>7.0}s–{:<7.0}s  target {:>5} VUs  actual {:>7.1}  {:>9.1} req/s  {:>8.1} it/s",
+                    i + 1,
+                    st.start_secs,
+                    st.start_secs + st.duration_secs,
+                    st.target,
+                    st.avg_vus,
+                    st.rps,
+                    st.iterations_per_sec
+                );
+            }
+        }
+    }
+    if let Some(bp) = &s.run.breaking_point {
+        let _ = match (bp.broke_at_secs, bp.breaking_rate) {
+            (Some(at), Some(rate)) => writeln!(
+                w,
+                "    BREAKING POINT: highest passing rate {:.1}/s; broke at {:.0}s at {:.1}/s: {}",
+                bp.max_passing_rate,
+                at,
+                rate,
+                bp.evidence
+                    .iter()
+                    .map(|t| format!("{} {} (observed {})", t.metric, t.expr, t.observed.map_or("-".into(), trim_number)))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            _ => writeln!(w, "    BREAKING POINT: none found; every threshold held up to {:.1}/s", bp.max_passing_rate),
+        };
     }
 }

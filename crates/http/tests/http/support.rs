@@ -16,7 +16,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use stampede_http::HttpProtocol;
 use stampede_metrics::{MetricId, Registry, Sample};
-use stampede_plan::{Check, Defaults, Executor, Flow, HttpStep, Plan, Scenario, StatusSet, Step};
+use stampede_plan::{Check, Defaults, Executor, HttpStep, Plan, Scenario, StatusSet, Step};
 use stampede_proto::{
     Action, CompileContext, CompileError, Protocol, Recorder, RecorderStats, SessionSlot, StepOutcome, Vu,
     VuIdentity,
@@ -67,6 +67,8 @@ impl Harness {
             defaults,
             scenarios: vec![],
             thresholds: vec![],
+            profiles: vec![],
+            profile: None,
         };
         Harness {
             registry,

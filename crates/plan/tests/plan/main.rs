@@ -1,12 +1,15 @@
 //! Loading plans through the public API: the quickstart, the k6 shortcut, variables, scaling,
-//! and every kind of mistake reported at its exact line and column.
+//! and every kind of mistake reported at its exact line and column. Load models, user types
+//! and profiles (issue #3) are in `load_models`.
+
+mod load_models;
 
 use std::num::NonZeroU32;
 use std::time::Duration;
 
 use stampede_plan::{
-    Body, CheckKind, Executor, HttpVersion, LoadOptions, Plan, PlanError, Stage, StatusSet, Step, ThinkTime,
-    parse,
+    Behavior, Body, CheckKind, Executor, HttpVersion, LoadOptions, Plan, PlanError, Stage, StatusSet, Step,
+    ThinkTime, parse,
 };
 
 const QUICKSTART: &str = r#"name: quickstart
@@ -83,8 +86,16 @@ fn assert_one(src: &str, line: usize, column: usize, needle: &str) {
     );
 }
 
+/// The steps of the first scenario's (only) journey.
+fn flow(plan: &Plan) -> &[Step] {
+    match &plan.scenarios[0].users[0].behavior {
+        Behavior::Flow(f) => &f.steps,
+        other => panic!("expected a flow, got {other:?}"),
+    }
+}
+
 fn http_step(plan: &Plan, index: usize) -> &stampede_plan::HttpStep {
-    match &plan.scenarios[0].flow.steps[index] {
+    match &flow(plan)[index] {
         Step::Http(h) => h,
         other => panic!("step {index} is not http: {other:?}"),
     }
@@ -119,7 +130,7 @@ fn quickstart_parses_into_typed_values() {
             graceful_ramp_down: Duration::from_secs(30),
         }
     );
-    assert_eq!(s.flow.steps.len(), 4);
+    assert_eq!(flow(&plan).len(), 4);
 
     let health = http_step(&plan, 0);
     assert_eq!(health.name, "health");
@@ -140,7 +151,7 @@ fn quickstart_parses_into_typed_values() {
     }
 
     assert!(matches!(
-        s.flow.steps[1],
+        flow(&plan)[1],
         Step::Think(ThinkTime::Uniform { min, max })
             if min == Duration::from_millis(500) && max == Duration::from_millis(1500)
     ));
@@ -202,7 +213,7 @@ fn k6_shortcut_ramping_vus() {
         }
     );
     assert!(matches!(
-        plan.scenarios[0].flow.steps[0],
+        flow(&plan)[0],
         Step::Think(ThinkTime::Fixed(d)) if d == Duration::from_secs(1)
     ));
 }
@@ -229,7 +240,7 @@ fn vars_are_substituted_and_dash_e_overrides() {
     // Named by the URL as written, so names stay stable when variables change.
     assert_eq!(step.name, "GET /users/{{user}}/{{ id }}?f={{ flag }}");
 
-    let opts = LoadOptions { vars: vec![("user".into(), "bob".into())], target: None };
+    let opts = LoadOptions { vars: vec![("user".into(), "bob".into())], ..LoadOptions::default() };
     let plan = parse(VARS_PLAN, "plan.yaml", &opts).unwrap();
     let step = http_step(&plan, 0);
     assert_eq!(step.url, "/users/bob/7?f=true");
@@ -238,13 +249,13 @@ fn vars_are_substituted_and_dash_e_overrides() {
 
 #[test]
 fn target_flag_overrides_the_plan() {
-    let opts = LoadOptions { vars: vec![], target: Some("https://127.0.0.2:9".into()) };
+    let opts = LoadOptions { target: Some("https://127.0.0.2:9".into()), ..LoadOptions::default() };
     let plan = parse(QUICKSTART, "plan.yaml", &opts).unwrap();
     assert_eq!(plan.target.unwrap().to_string(), "https://127.0.0.2:9/");
     // --target makes relative URLs valid in a plan without target:.
     let src = "vus: 1\nduration: 1s\nflow:\n  - http: { url: /x }\n";
     assert!(parse(src, "plan.yaml", &opts).is_ok());
-    let bad = LoadOptions { vars: vec![], target: Some("localhost:80".into()) };
+    let bad = LoadOptions { target: Some("localhost:80".into()), ..LoadOptions::default() };
     let errs = errors_with(src, &bad);
     assert_eq!(errs.len(), 1, "{errs:?}");
     assert!(errs[0].starts_with("0:0: expected an absolute http(s) URL"), "{errs:?}");
@@ -390,7 +401,7 @@ fn unknown_executor() {
     let errs = parse(src, "plan.yaml", &LoadOptions::default()).unwrap_err();
     assert_eq!(
         errs.to_string(),
-        "plan.yaml:3:15: unknown executor \"ramping-vu\"; expected one of: constant-vus, ramping-vus"
+        "plan.yaml:3:15: unknown executor \"ramping-vu\"; expected one of: constant-vus, ramping-vus, users, per-vu-iterations, shared-iterations, constant-arrival-rate, ramping-arrival-rate, breakpoint; did you mean \"ramping-vus\"?"
     );
 }
 
@@ -554,7 +565,7 @@ fn step_mistakes() {
     let src = format!("{BASE}flow:\n  - http:\n    url: /\n");
     assert_one(&src, 6, 5, "`url` belongs inside the `http:` step");
     let src = format!("{BASE}flow:\n  - htp: {{ url: / }}\n");
-    assert_one(&src, 5, 5, "unknown step `htp`; expected one of: http, think; did you mean `http`?");
+    assert_one(&src, 5, 5, "unknown step `htp`; expected one of: http, think, group; did you mean `http`?");
     let src = format!("{BASE}flow:\n  - http: {{ name: x }}\n");
     assert_one(&src, 5, 5, "an http step needs `url:`");
     // A misspelt `url` is one mistake, reported once.
@@ -577,8 +588,8 @@ fn executor_mistakes() {
     );
     let src = "scenarios:\n  a:\n    executor: ramping-vus\n    stages: []\n    flow: [{ think: 1s }]\n";
     assert_one(src, 4, 13, "`stages:` is empty");
-    let src = "scenarios:\n  a:\n    executor: constant-arrival-rate\n    flow: [{ think: 1s }]\n";
-    assert_one(src, 3, 15, "not supported yet");
+    let src = "scenarios:\n  a:\n    executor: externally-controlled\n    flow: [{ think: 1s }]\n";
+    assert_one(src, 3, 15, "executor \"externally-controlled\" is not supported");
     assert_one("name: x\n", 1, 1, "the plan has no scenarios");
     assert_one("", 1, 1, "the plan is empty");
     let src = format!("{BASE}flow: []\n");

@@ -1,0 +1,146 @@
+//! HTTP/1.1 requests serialized once, at compile time.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use http::header::{CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
+use http::{HeaderMap, HeaderValue, Method, Uri};
+
+use super::parse::Answering;
+
+/// Bodies up to this size are sent in the same buffer as the head: one write, one system
+/// call. Larger ones stay a separate buffer (shared with the HTTP/2 request) and go out with a
+/// vectored write, so a big upload is not held in memory twice.
+const INLINE_BODY_MAX: usize = 64 * 1024;
+
+/// A request as it goes on the wire. Everything in it is fixed when the plan loads; a
+/// templated request (later) would render the varying parts into a per-VU buffer and send
+/// that instead, through the same `parts`.
+#[derive(Debug, Clone)]
+pub(crate) struct H1Request {
+    /// The head, followed by the body when it is small.
+    head: Bytes,
+    /// The body when it is large, else empty.
+    tail: Bytes,
+    /// How to read the response (`HEAD` responses have no body).
+    pub answering: Answering,
+    /// The request asks the server to close the connection after the response.
+    pub closes: bool,
+}
+
+impl H1Request {
+    /// Serializes `method` to the origin-form target of `uri`, with `headers` in their order
+    /// (the caller has merged them; `host` is set when missing) and `body` with its
+    /// `content-length`. `content-length` and `transfer-encoding` given by the plan are
+    /// replaced by the body's real length: a wrong one would desynchronise the connection.
+    pub(crate) fn new(method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Self {
+        let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
+        let target = if target.is_empty() { "/" } else { target };
+        let mut head = BytesMut::with_capacity(256 + body.len().min(INLINE_BODY_MAX));
+        head.put_slice(method.as_str().as_bytes());
+        head.put_u8(b' ');
+        head.put_slice(target.as_bytes());
+        head.put_slice(b" HTTP/1.1\r\n");
+        if !headers.contains_key(HOST) {
+            put_field(&mut head, "host", &host_value(uri));
+        }
+        let mut closes = false;
+        for (name, value) in headers {
+            if name == CONTENT_LENGTH || name == TRANSFER_ENCODING {
+                continue;
+            }
+            if name == CONNECTION {
+                closes |= value.as_bytes().split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"));
+            }
+            put_field(&mut head, name.as_str(), value);
+        }
+        // Methods that define a meaning for content say `content-length: 0` when they have
+        // none (RFC 9110 §8.6), so servers need not wait for a body.
+        let announces_length = !body.is_empty() || matches!(*method, Method::POST | Method::PUT | Method::PATCH);
+        if announces_length {
+            head.put_slice(b"content-length: ");
+            head.put_slice(body.len().to_string().as_bytes());
+            head.put_slice(b"\r\n");
+        }
+        head.put_slice(b"\r\n");
+        let tail = if body.len() <= INLINE_BODY_MAX {
+            head.put_slice(body);
+            Bytes::new()
+        } else {
+            body.clone()
+        };
+        let answering = if *method == Method::HEAD { Answering::Head } else { Answering::Other };
+        H1Request { head: head.freeze(), tail, answering, closes }
+    }
+
+    /// The bytes to write: the head (with a small body), then the large body if any.
+    pub(crate) fn parts(&self) -> (&[u8], &[u8]) {
+        (&self.head, &self.tail)
+    }
+}
+
+fn put_field(head: &mut BytesMut, name: &str, value: &HeaderValue) {
+    head.put_slice(name.as_bytes());
+    head.put_slice(b": ");
+    head.put_slice(value.as_bytes());
+    head.put_slice(b"\r\n");
+}
+
+/// `host` as HTTP/1.1 wants it: host and explicit port, never credentials.
+fn host_value(uri: &Uri) -> HeaderValue {
+    let authority = uri.authority().map(|a| a.as_str()).unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    // An authority that parsed as part of a URI is a valid header value.
+    HeaderValue::from_str(host_port).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderName;
+
+    fn text(req: &H1Request) -> (String, String) {
+        let (head, tail) = req.parts();
+        (String::from_utf8_lossy(head).into_owned(), String::from_utf8_lossy(tail).into_owned())
+    }
+
+    #[test]
+    fn a_get_is_one_head_with_host_and_the_headers_in_order() {
+        let mut headers = HeaderMap::new();
+        headers.append(HeaderName::from_static("x-a"), HeaderValue::from_static("1"));
+        headers.append(HeaderName::from_static("x-a"), HeaderValue::from_static("2"));
+        headers.append(HeaderName::from_static("user-agent"), HeaderValue::from_static("ua"));
+        headers.append(HeaderName::from_static("content-length"), HeaderValue::from_static("99"));
+        let uri: Uri = "http://u:p@h:81/p/a?q=1&r".parse().unwrap();
+        let req = H1Request::new(&Method::GET, &uri, &headers, &Bytes::new());
+        assert_eq!(
+            text(&req),
+            ("GET /p/a?q=1&r HTTP/1.1\r\nhost: h:81\r\nx-a: 1\r\nx-a: 2\r\nuser-agent: ua\r\n\r\n".into(), String::new())
+        );
+        assert_eq!((req.answering, req.closes), (Answering::Other, false));
+    }
+
+    #[test]
+    fn small_bodies_follow_the_head_and_large_ones_stay_apart() {
+        let uri: Uri = "http://h/".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(HOST, HeaderValue::from_static("given"));
+        headers.insert(CONNECTION, HeaderValue::from_static("keep-alive, Close"));
+        let small = H1Request::new(&Method::POST, &uri, &headers, &Bytes::from_static(b"{}"));
+        assert_eq!(
+            text(&small).0,
+            "POST / HTTP/1.1\r\nhost: given\r\nconnection: keep-alive, Close\r\ncontent-length: 2\r\n\r\n{}"
+        );
+        assert!(small.closes);
+
+        let big = Bytes::from(vec![b'x'; INLINE_BODY_MAX + 1]);
+        let large = H1Request::new(&Method::PUT, &uri, &HeaderMap::new(), &big);
+        let (head, tail) = large.parts();
+        assert!(head.ends_with(format!("content-length: {}\r\n\r\n", big.len()).as_bytes()));
+        assert_eq!(tail, &big[..]);
+
+        let empty_post = H1Request::new(&Method::POST, &uri, &HeaderMap::new(), &Bytes::new());
+        assert!(text(&empty_post).0.ends_with("content-length: 0\r\n\r\n"));
+        let head = H1Request::new(&Method::HEAD, &uri, &HeaderMap::new(), &Bytes::new());
+        assert_eq!(text(&head).0, "HEAD / HTTP/1.1\r\nhost: h\r\n\r\n");
+        assert_eq!(head.answering, Answering::Head);
+    }
+}
