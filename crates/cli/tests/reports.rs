@@ -129,7 +129,10 @@ fn compare_fails_on_regression_only_when_asked() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let json: serde_json::Value = serde_json::from_slice(&o.stdout).expect("--json prints JSON");
     let rows = json["rows"].as_array().unwrap();
-    assert!(rows.len() >= 6 && rows.iter().all(|r| r["verdict"] == "unchanged"), "{json}");
+    // 81 requests: p95 and p99 have too few samples beyond them to judge.
+    assert!(rows.len() >= 6, "{json}");
+    assert!(rows.iter().all(|r| r["verdict"] == "unchanged" || r["verdict"] == "too_few_samples"), "{json}");
+    assert!(rows.iter().any(|r| r["verdict"] == "unchanged"), "{json}");
     assert_eq!(json["options"]["min_effect"], 0.05);
 
     let md = dir.path().join("cmp.md");

@@ -34,6 +34,11 @@ use crate::{Summary, Verdict, format_ms};
 /// Histogram units per millisecond (the metrics crate records ms as µs).
 const HIST_SCALE: f64 = 1000.0;
 
+/// Samples a run needs beyond a percentile (above p99: 1% of them) for its bootstrap to mean
+/// anything: with fewer, p99 is nearly the maximum, whose bootstrap distribution collapses onto
+/// the sample's own maximum and gives falsely narrow intervals.
+pub const MIN_TAIL_SAMPLES: f64 = 10.0;
+
 /// How a comparison decides.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CompareOptions {
@@ -136,6 +141,9 @@ pub enum ChangeVerdict {
     Unchanged,
     /// Significantly worse by at least the minimum effect.
     Regressed,
+    /// Too few samples beyond the percentile in a run to judge it (fewer than
+    /// [`MIN_TAIL_SAMPLES`]): the bootstrap of an extreme order statistic is not to be trusted.
+    TooFewSamples,
     /// Missing in one of the runs, or without data.
     NotComparable,
 }
@@ -147,6 +155,7 @@ impl ChangeVerdict {
             ChangeVerdict::Improved => "improved",
             ChangeVerdict::Unchanged => "unchanged",
             ChangeVerdict::Regressed => "regressed",
+            ChangeVerdict::TooFewSamples => "too few samples",
             ChangeVerdict::NotComparable => "n/a",
         }
     }
@@ -157,6 +166,7 @@ impl ChangeVerdict {
             ChangeVerdict::Improved => '↑',
             ChangeVerdict::Unchanged => '=',
             ChangeVerdict::Regressed => '✗',
+            ChangeVerdict::TooFewSamples => '?',
             ChangeVerdict::NotComparable => '·',
         }
     }
@@ -248,6 +258,10 @@ impl Comparison {
             format!("{} improved", self.count(ChangeVerdict::Improved)),
             format!("{} unchanged", self.count(ChangeVerdict::Unchanged)),
         ];
+        let few = self.count(ChangeVerdict::TooFewSamples);
+        if few > 0 {
+            parts.push(format!("{few} with too few samples"));
+        }
         let na = self.count(ChangeVerdict::NotComparable);
         if na > 0 {
             parts.push(format!("{na} not comparable"));
@@ -410,10 +424,14 @@ fn compare_one(b: &Side<'_>, n: &Side<'_>, metric: ComparedMetric, opts: &Compar
             if bv <= 0.0 {
                 return row;
             }
-            let interval = match (b.distribution(), n.distribution()) {
-                (Some(db), Some(dn)) => bootstrap_ratio([&db, &dn], p, opts, &mut rng),
-                _ => None,
-            };
+            let (Some(db), Some(dn)) = (b.distribution(), n.distribution()) else { return row };
+            row.change = Some(nv / bv - 1.0);
+            let tail = |d: &Distribution| d.n as f64 * (1.0 - p / 100.0);
+            if tail(&db) < MIN_TAIL_SAMPLES || tail(&dn) < MIN_TAIL_SAMPLES {
+                row.verdict = ChangeVerdict::TooFewSamples;
+                return row;
+            }
+            let interval = bootstrap_ratio([&db, &dn], p, opts, &mut rng);
             (nv / bv - 1.0, interval, interval.is_some_and(excludes_zero))
         }
         ComparedMetric::Avg => {

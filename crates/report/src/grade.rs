@@ -315,7 +315,7 @@ impl Grade {
         self.components
             .iter()
             .map(|c| match c.points {
-                Some(p) => format!("{} {}/{}", c.kind.name(), trim(p), trim(c.weight)),
+                Some(p) => format!("{} {}/{}", c.kind.name(), points(p), trim(c.weight)),
                 None => format!("{} –", c.kind.name()),
             })
             .collect::<Vec<_>>()
@@ -963,6 +963,11 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 pub(crate) fn percent(fraction: f64) -> String {
     let p = fraction * 100.0;
     if p != 0.0 && p.abs() < 0.1 { format!("{p:.2}%") } else { format!("{p:.1}%") }
+}
+
+/// Points with at most one decimal: `40`, `7.6`.
+pub(crate) fn points(x: f64) -> String {
+    trim((x * 10.0).round() / 10.0)
 }
 
 /// A number without useless decimals: `40`, `12.5`.

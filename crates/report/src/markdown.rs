@@ -9,7 +9,7 @@
 use std::fmt::Write;
 
 use crate::compare::{ChangeVerdict, Comparison, format_interval};
-use crate::grade::{Grade, percent, trim};
+use crate::grade::{Grade, percent, points, trim};
 use crate::terminal::format_stat;
 use crate::{Summary, Verdict, format_ms};
 
@@ -175,7 +175,8 @@ pub fn render(s: &Summary, grade: &Grade, comparison: Option<&Comparison>) -> St
     let _ = writeln!(w, "| Component | Points | Detail |");
     let _ = writeln!(w, "|---|---:|---|");
     for c in &grade.components {
-        let points = c.points.map_or_else(|| "–".to_string(), |p| format!("{}/{}", trim(p), trim(c.weight)));
+        let points =
+            c.points.map_or_else(|| "–".to_string(), |p| format!("{}/{}", points(p), trim(c.weight)));
         let _ = writeln!(w, "| {} | {points} | {} |", c.kind.name(), esc(&c.detail));
     }
 
@@ -242,6 +243,7 @@ fn table(w: &mut String, c: &Comparison, rows: &[&crate::compare::ComparisonRow]
             ChangeVerdict::Regressed => "❌ regressed",
             ChangeVerdict::Improved => "✅ improved",
             ChangeVerdict::Unchanged => "unchanged",
+            ChangeVerdict::TooFewSamples => "too few samples",
             ChangeVerdict::NotComparable => "n/a",
         };
         let _ = writeln!(

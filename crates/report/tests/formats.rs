@@ -281,7 +281,7 @@ fn markdown_includes_a_comparison_when_given_one() {
     let md = markdown::render(&new, &graded(&new), Some(&c));
     assert!(md.contains("### Comparison with baseline"), "{md}");
     assert!(
-        md.contains("**Base** quickstart (2026-11-24T15:11:36.512Z, PASSED) → **new** degraded (2026-11-24T15:11:56.268Z, FAILED) · 5 regressed"),
+        md.contains("**Base** quickstart (2026-11-24T15:11:36.512Z, PASSED) → **new** degraded (2026-11-24T15:11:56.268Z, FAILED) · 3 regressed"),
         "{md}"
     );
     let alone = stampede_report::markdown::render_comparison(&c);
@@ -291,6 +291,8 @@ fn markdown_includes_a_comparison_when_given_one() {
     );
     assert!(md.contains("| all requests | error rate | 0.0% | 27.0% | +27.03pp |"), "{md}");
     assert!(md.contains("❌ regressed"), "{md}");
+    // 81 requests in the base run: p99 has less than one sample beyond it.
+    assert!(md.contains("| all requests | p99 | 560µs | 301.31ms | ×538.4 | – | too few samples |"), "{md}");
     // Names in one run only get one row saying so.
     assert!(md.contains("| health | throughput | 4.1/s | – | – | – | n/a |"), "{md}");
     assert_eq!(c.rows.iter().filter(|r| r.scope.as_deref() == Some("health")).count(), 1);

@@ -199,6 +199,30 @@ fn error_rates_use_a_two_proportion_test() {
 }
 
 #[test]
+fn extreme_percentiles_of_small_runs_are_not_judged() {
+    // 20 s × 1000 requests against 2 s × 100: p99 of the small run has 2 samples beyond it.
+    let base = lognormal_run(31, 1.0, 0.0);
+    let mut rng = SmallRng::seed_from_u64(32);
+    let mut latency = |_: usize, _: usize| 40.0 * (0.5 * normal(&mut rng)).exp();
+    let mut failure = |_: usize, _: usize| None;
+    let small = build(Shape {
+        seconds: vec![Second { vus: 20.0, requests: 100 }; 2],
+        latency: &mut latency,
+        failure: &mut failure,
+        stages: vec![stage(0.0, 2.0, 20)],
+        thresholds: Vec::new(),
+    });
+    let c = compare(&base, &small, &CompareOptions::default());
+    let text = render_text(&c);
+    let p99 = row(&c, None, ComparedMetric::P99);
+    assert_eq!(p99.verdict, ChangeVerdict::TooFewSamples, "{text}");
+    assert!(p99.change.is_some() && p99.interval.is_none());
+    // The median of 200 samples is judged: twice as slow.
+    assert_eq!(row(&c, None, ComparedMetric::P50).verdict, ChangeVerdict::Regressed, "{text}");
+    assert!(c.tally().contains("with too few samples"), "{}", c.tally());
+}
+
+#[test]
 fn comparisons_repeat_exactly_and_serialize() {
     let base = lognormal_run(21, 1.0, 0.01);
     let new = lognormal_run(22, 1.05, 0.01);

@@ -646,6 +646,7 @@ pub(super) fn comparison(out: &mut String, c: &Comparison) {
             ChangeVerdict::Regressed => ("fail", "✗"),
             ChangeVerdict::Improved => ("ok", "↑"),
             ChangeVerdict::Unchanged => ("neutral", "="),
+            ChangeVerdict::TooFewSamples => ("neutral", "?"),
             ChangeVerdict::NotComparable => ("neutral", "·"),
         };
         let _ = writeln!(
