@@ -31,6 +31,8 @@ pub struct Recorded<'a> {
     pub grade: &'a Grade,
     /// The plan file, or the URL of a quick test: what the plan hash is taken of.
     pub source: PlanSource<'a>,
+    /// `--profile`, if the run used one.
+    pub profile: Option<&'a str>,
     pub results_path: Option<&'a Path>,
 }
 
@@ -72,7 +74,7 @@ pub fn record(args: &RecordArgs, run: &Recorded<'_>) {
         store.record(&NewRun {
             summary: run.summary,
             plan_hash: &hash,
-            profile: None,
+            profile: run.profile,
             results_path: run.results_path,
             grade: Some(run.grade),
         })

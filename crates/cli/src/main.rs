@@ -204,11 +204,7 @@ fn validate(args: ValidateArgs) -> ExitCode {
 }
 
 async fn demo(args: DemoArgs) -> ExitCode {
-    let config = stampede_demo::DemoConfig {
-        latency: args.latency,
-        rate_limit: args.rate_limit,
-        ..Default::default()
-    };
+    let config = stampede_demo::DemoConfig { latency: args.latency, rate_limit: args.rate_limit };
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
     let server = match stampede_demo::DemoServer::start(addr, config).await {
         Ok(s) => s,
@@ -286,6 +282,7 @@ async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
             summary: &summary,
             grade: &context.grade,
             source: cmd_history::PlanSource::of(args.plan.as_deref(), args.url.as_deref()),
+            profile: args.profile.as_deref(),
             results_path: args.outputs.out.as_deref().filter(|_| written.is_ok()),
         },
     );

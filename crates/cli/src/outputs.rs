@@ -14,7 +14,7 @@ pub struct OutputArgs {
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Write the HTML report: one self-contained file that opens offline.
-    #[arg(long, value_name = "FILE.html")]
+    #[arg(long, visible_alias = "html", value_name = "FILE.html")]
     pub report: Option<PathBuf>,
     /// Write PNG and SVG charts into this folder.
     #[arg(long, value_name = "DIR")]

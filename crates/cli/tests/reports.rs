@@ -216,6 +216,12 @@ fn history_records_runs_and_shows_them_again() {
     let o = stampede(dir.path(), &["run", s(&plan), "--demo", "--quiet"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(stdout(&o).contains("history: run #2"), "{}", text(&o));
+    let o = stampede(
+        dir.path(),
+        &["run", s(&plan), "--demo", "--quiet", "--profile", "smoke", "--duration", "1s"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(stdout(&o).contains("history: run #3"), "{}", text(&o));
     let o = stampede(dir.path(), &["run", s(&plan), "--demo", "--quiet", "--no-history"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 
@@ -223,11 +229,17 @@ fn history_records_runs_and_shows_them_again() {
     let store = Store::open(&db).unwrap();
     assert_eq!(store.schema_version().unwrap(), 1);
     let runs = store.list(&ListFilter::default()).unwrap();
-    assert_eq!(runs.iter().map(|r| r.id).collect::<Vec<_>>(), [2, 1], "newest first, --no-history skipped");
-    assert_eq!(runs[1].plan_hash, content_hash(SMALL.as_bytes()));
-    assert_eq!(runs[0].plan_hash, content_hash(changed.as_bytes()));
-    assert_eq!(runs[1].results_path.as_deref(), Some(s(&first)));
-    assert_eq!(runs[0].results_path, None);
+    assert_eq!(
+        runs.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [3, 2, 1],
+        "newest first, --no-history skipped"
+    );
+    assert_eq!(runs[2].plan_hash, content_hash(SMALL.as_bytes()));
+    assert_eq!(runs[1].plan_hash, content_hash(changed.as_bytes()));
+    assert_eq!(runs[0].plan_hash, runs[1].plan_hash);
+    assert_eq!((runs[0].profile.as_deref(), runs[1].profile.as_deref()), (Some("smoke"), None));
+    assert_eq!(runs[2].results_path.as_deref(), Some(s(&first)));
+    assert_eq!(runs[1].results_path, None);
     assert!(runs.iter().all(|r| r.plan == "small" && r.requests > 0 && r.p95_ms.is_some()));
     assert!(runs.iter().all(|r| r.grade.is_some() && r.score.is_some()), "{runs:?}");
     drop(store);
@@ -236,7 +248,8 @@ fn history_records_runs_and_shows_them_again() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let list = stdout(&o);
     assert!(list.starts_with("   ID  STARTED (UTC)"), "{list}");
-    assert_eq!(list.lines().filter(|l| l.contains(" small ")).count(), 2, "{list}");
+    assert_eq!(list.lines().filter(|l| l.contains(" small ")).count(), 3, "{list}");
+    assert_eq!(list.lines().filter(|l| l.contains(" small [smoke] ")).count(), 1, "{list}");
     let o = stampede(dir.path(), &["history", "--plan", "other"]);
     assert_eq!(stdout(&o), "no runs recorded yet\n", "{}", text(&o));
 
@@ -269,17 +282,17 @@ fn history_records_runs_and_shows_them_again() {
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let trend = stdout(&o);
-    assert!(trend.starts_with("http_req_duration:p(95) over the last 2 run(s) of small"), "{trend}");
+    assert!(trend.starts_with("http_req_duration:p(95) over the last 3 run(s) of small"), "{trend}");
     assert!(trend.contains("* plan changed"), "{trend}");
     assert!(trend.contains("first ") && trend.contains(" → last "), "{trend}");
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.starts_with("<!DOCTYPE html>") && page.contains("<svg"), "{page}");
-    assert_eq!(page.matches("<circle").count(), 2, "one point per run");
+    assert_eq!(page.matches("<circle").count(), 3, "one point per run");
     assert!(!page.contains("<script"), "no JavaScript needed");
 
     let o = stampede(dir.path(), &["history", "trend", "small", "--metric", "score"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(stdout(&o).starts_with("score over the last 2 run(s) of small"), "{}", text(&o));
+    assert!(stdout(&o).starts_with("score over the last 3 run(s) of small"), "{}", text(&o));
     let o = stampede(dir.path(), &["history", "trend", "small", "--metric", "p95"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("invalid metric"), "{}", text(&o));

@@ -82,7 +82,10 @@ impl HttpAction {
         let uri = resolve_url(&step.url, cx.plan.target.as_ref())?;
         let origin = origin_of(&uri, env.tls, defaults)?;
         if uri.authority().is_some_and(|a| HeaderValue::from_str(host_port(a)).is_err()) {
-            return Err(Error::InvalidUrl { url: uri.to_string(), reason: "host is not a valid header value" });
+            return Err(Error::InvalidUrl {
+                url: uri.to_string(),
+                reason: "host is not a valid header value",
+            });
         }
 
         let (body, content_type) = match &step.body {
@@ -264,10 +267,14 @@ impl HttpAction {
         }
     }
 
-    async fn send_h2(&self, conn: &mut H2Conn, body: &mut Vec<u8>, t: &mut Timeline) -> Result<u16, AttemptFailure> {
-        let fail = |progress: Progress| {
-            move |e: hyper::Error| AttemptFailure { kind: classify_hyper(&e), progress }
-        };
+    async fn send_h2(
+        &self,
+        conn: &mut H2Conn,
+        body: &mut Vec<u8>,
+        t: &mut Timeline,
+    ) -> Result<u16, AttemptFailure> {
+        let fail =
+            |progress: Progress| move |e: hyper::Error| AttemptFailure { kind: classify_hyper(&e), progress };
         conn.ready().await.map_err(fail(Progress::NotWritten))?;
         let request = self.request_h2();
         t.start_sending();

@@ -259,7 +259,8 @@ impl H1Conn {
                     Stream::Tls(tls, _) => tls.write_vectored(&parts).await,
                 }
             } else {
-                let rest = if written < head.len() { &head[written..] } else { &tail[written - head.len()..] };
+                let rest =
+                    if written < head.len() { &head[written..] } else { &tail[written - head.len()..] };
                 match &mut self.stream {
                     Stream::Plain(tcp) => tcp.write(rest).await,
                     Stream::Tls(tls, _) => tls.write(rest).await,

@@ -8,7 +8,7 @@
 //! | latency | `http_req_duration` p(95) (or the threshold's percentile) | at or below the target | at twice the target |
 //! | errors | `http_req_failed` rate | at or below the target | at twice the target |
 //! | throughput | requests per second | at or above the target | at half the target |
-//! | consistency | p99 / p95 of `http_req_duration` | at or below the target | at twice the target |
+//! | consistency | p99 / p95 of `http_req_duration` | at or below the target, or p99 within 5 ms of p95 | at twice the target |
 //!
 //! Between the two points credit is linear. A component without a target (throughput unless a
 //! `http_reqs: ["rate>N"]` threshold or [`GradingConfig`] gives one) or without data is left out
@@ -104,6 +104,10 @@ pub struct GradingConfig {
     pub throughput_rps: Option<Target>,
     /// Consistency target: the largest p99 / p95 that earns full points (default 2).
     pub consistency_ratio: Target,
+    /// A tail shorter than this (p99 − p95, in ms) earns full consistency points and no
+    /// "long tail" finding whatever the ratio: at sub-millisecond latencies the ratio is
+    /// scheduling noise (default 5).
+    pub consistency_floor_ms: f64,
 }
 
 impl Default for GradingConfig {
@@ -115,6 +119,7 @@ impl Default for GradingConfig {
             error_rate: Target::default_value(0.01),
             throughput_rps: None,
             consistency_ratio: Target::default_value(2.0),
+            consistency_floor_ms: 5.0,
         }
     }
 }
@@ -371,6 +376,11 @@ impl Facts {
         }
     }
 
+    /// p99 − p95 in ms.
+    fn tail_ms(&self) -> Option<f64> {
+        Some(self.p99? - self.p95?)
+    }
+
     fn consistency(&self) -> Option<f64> {
         match (self.p95, self.p99) {
             (Some(p95), Some(p99)) if p95 > 0.0 => Some(p99 / p95),
@@ -467,6 +477,13 @@ fn consistency_component(f: &Facts, config: &GradingConfig) -> ScoreComponent {
         config.weights.consistency,
     );
     match graded {
+        Some((o, _)) if f.tail_ms().is_some_and(|tail| tail < config.consistency_floor_ms) => {
+            c.points = Some(c.weight);
+            c.detail = format!(
+                "p99/p95 = {o:.2}, but p99 is within {} of p95",
+                format_ms(config.consistency_floor_ms)
+            );
+        }
         Some((o, t)) => {
             c.points = Some(c.weight * lower_is_better(o, t.value));
             c.detail = format!("p99/p95 = {o:.2} vs target {} ({})", trim(t.value), source_label(t));
@@ -722,7 +739,7 @@ fn slowest_request(s: &Summary, p: f64) -> Option<(String, f64)> {
 
 fn long_tail_finding(s: &Summary, f: &Facts, config: &GradingConfig) -> Option<Recommendation> {
     let ratio = f.consistency()?;
-    if ratio < config.consistency_ratio.value {
+    if ratio < config.consistency_ratio.value || f.tail_ms()? < config.consistency_floor_ms {
         return None;
     }
     let (p95, p99) = (f.p95?, f.p99?);

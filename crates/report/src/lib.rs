@@ -13,18 +13,18 @@
 //! * [`html`] — the self-contained HTML report (`--report FILE.html`).
 //! * [`charts`] — PNG and SVG charts (`--charts DIR`).
 //! * [`csv`] (`--csv DIR`), [`junit`] (`--junit FILE`), [`markdown`] (`--markdown FILE`).
-//! * [`compare`] — noise-aware comparison of two runs (`stampede compare`, `run --baseline`).
-//! * [`grade`] — the 0–100 score, its A–D grade and recommendations with their evidence.
+//! * [`mod@compare`] — noise-aware comparison of two runs (`stampede compare`, `run --baseline`).
+//! * [`mod@grade`] — the 0–100 score, its A–D grade and recommendations with their evidence.
 #![warn(missing_docs)]
 
 pub mod charts;
 pub mod compare;
 pub mod csv;
+mod format;
 pub mod grade;
+pub mod html;
 pub mod junit;
 pub mod markdown;
-mod format;
-pub mod html;
 mod summary;
 pub mod terminal;
 
@@ -34,8 +34,8 @@ pub use format::{format_bytes, format_ms};
 pub use grade::{Grade, GradingConfig, grade};
 pub use html::{HtmlExtras, render_html};
 pub use summary::{
-    BreakingPointSummary, CheckResult, ErrorCount, RequestStats, RunInfo, SCHEMA_VERSION, ScenarioSummary, StageSummary, Summary,
-    SummaryInput, ThresholdResult, Verdict,
+    BreakingPointSummary, CheckResult, ErrorCount, RequestStats, RunInfo, SCHEMA_VERSION, ScenarioSummary,
+    StageSummary, Summary, SummaryInput, ThresholdResult, Verdict,
 };
 
 /// Errors of reading or writing reports.

@@ -437,3 +437,27 @@ fn latency_growing_at_a_steady_load_is_reported() {
         .unwrap_or_else(|| panic!("{g:#?}"));
     assert!(r.evidence.contains("at a steady 10 VUs (0s–30s)"), "{}", r.evidence);
 }
+
+#[test]
+fn a_sub_millisecond_tail_is_not_a_long_tail() {
+    // p95 0.2 ms, p99 0.6 ms: a ratio of 3, but 0.4 ms is scheduling noise.
+    let mut latency = |_: usize, i: usize| if i % 100 < 3 { 0.6 } else { 0.2 };
+    let mut failure = |_: usize, _: usize| None;
+    let s = build(Shape {
+        seconds: vec![Second { vus: 10.0, requests: 100 }; 10],
+        latency: &mut latency,
+        failure: &mut failure,
+        stages: vec![stage(0.0, 10.0, 10)],
+        thresholds: Vec::new(),
+    });
+    let g = grade(&s, &GradingConfig::for_summary(&s));
+    let c = g.components.iter().find(|c| c.kind == ComponentKind::Consistency).unwrap();
+    assert_eq!(c.points, Some(10.0), "{c:?}");
+    assert!(c.detail.contains("within 5.00ms of p95"), "{}", c.detail);
+    assert!(g.recommendations.is_empty(), "{g:#?}");
+    // Without the floor the ratio counts.
+    let strict = GradingConfig { consistency_floor_ms: 0.0, ..GradingConfig::for_summary(&s) };
+    let g = grade(&s, &strict);
+    assert!(g.recommendations.iter().any(|r| r.finding == "a long tail"), "{g:#?}");
+    assert!(g.score < 100);
+}

@@ -15,7 +15,11 @@ pub fn render_list(runs: &[RunRecord]) -> String {
         let _ = writeln!(w, "no runs recorded yet");
         return out;
     }
-    let plan_width = runs.iter().map(|r| r.plan.chars().count()).max().unwrap_or(4).clamp(4, 32);
+    let plan_of = |r: &RunRecord| match &r.profile {
+        Some(p) => format!("{} [{p}]", r.plan),
+        None => r.plan.clone(),
+    };
+    let plan_width = runs.iter().map(|r| plan_of(r).chars().count()).max().unwrap_or(4).clamp(4, 40);
     let _ = writeln!(
         w,
         "{:>5}  {:<19}  {:<plan_width$}  {:<11}  {:<5}  {:>8}  {:>9}  {:>8}  {:>7}  {:>9}  {:>9}",
@@ -41,7 +45,7 @@ pub fn render_list(runs: &[RunRecord]) -> String {
             "{:>5}  {:<19}  {:<plan_width$}  {:<11}  {:<5}  {:>8}  {:>9}  {:>8.1}  {:>7}  {:>9}  {:>9}",
             r.id,
             started(&r.started_at),
-            truncate(&r.plan, plan_width),
+            truncate(&plan_of(r), plan_width),
             r.verdict.label().to_lowercase(),
             grade,
             format!("{:.1}s", r.duration_secs),
@@ -173,6 +177,7 @@ pub fn render_trend_html(plan: &str, metric: &TrendMetric, points: &[TrendPoint]
          body{{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:900px;\
          color:#1f2330;padding:0 1rem}}\n\
          h1{{font-size:1.3rem;margin:0 0 .2rem}} .sub{{color:#667;margin:0 0 1.2rem}}\n\
+         .legend svg{{width:18px;height:10px;border:0;background:none}}\n\
          svg{{width:100%;height:auto;background:#fff;border:1px solid #e4e6ee;border-radius:8px}}\n\
          .grid{{stroke:#eceef4}} .axis{{fill:#667;font-size:11px}} .line{{fill:none;stroke:#4f46e5;stroke-width:2}}\n\
          .dot{{fill:#4f46e5}} .dot.failed{{fill:#dc2626}} .changed{{stroke:#d97706;stroke-dasharray:4 3}}\n\
@@ -182,7 +187,14 @@ pub fn render_trend_html(plan: &str, metric: &TrendMetric, points: &[TrendPoint]
         esc(&title)
     );
     let _ = writeln!(w, "<h1>{}</h1>", esc(&metric.to_string()));
-    let _ = writeln!(w, "<p class=\"sub\">plan {} · last {} run(s)</p>", esc(plan), points.len());
+    let changes = points.windows(2).filter(|p| p[0].run.plan_hash != p[1].run.plan_hash).count();
+    let legend = if changes > 0 {
+        " · <span class=\"legend\"><svg width=\"18\" height=\"10\"><line class=\"changed\" x1=\"9\" x2=\"9\" y1=\"0\" \
+         y2=\"10\"/></svg> the plan changed</span> · <span class=\"failed\">●</span> run failed"
+    } else {
+        " · <span class=\"failed\">●</span> run failed"
+    };
+    let _ = writeln!(w, "<p class=\"sub\">plan {} · last {} run(s){legend}</p>", esc(plan), points.len());
     let _ = writeln!(w, "{}", svg_chart(metric, points));
     let _ = writeln!(
         w,
@@ -235,7 +247,7 @@ fn svg_chart(metric: &TrendMetric, points: &[TrendPoint]) -> String {
             W - RIGHT,
             LEFT - 8.0,
             y(v) + 4.0,
-            esc(&format_value(metric, v)),
+            if k == 0 { "0".to_string() } else { esc(&format_value(metric, v)) },
             y = y(v)
         );
     }

@@ -256,7 +256,8 @@ impl ChunkedDecoder {
             Chunk::Size { digits } => match b {
                 b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
                     let d = u64::from(char::from(b).to_digit(16).ok_or(Malformed)?);
-                    self.remaining = self.remaining.checked_mul(16).and_then(|n| n.checked_add(d)).ok_or(Malformed)?;
+                    self.remaining =
+                        self.remaining.checked_mul(16).and_then(|n| n.checked_add(d)).ok_or(Malformed)?;
                     Chunk::Size { digits: digits + 1 }
                 }
                 _ if digits == 0 => return Err(Malformed),
@@ -378,7 +379,11 @@ impl Receiver {
 
     /// Reads from `input` (the bytes received and not yet used), passing body bytes to `body`.
     /// An incomplete head is not used at all: the caller keeps it and appends to it.
-    pub(crate) fn advance(&mut self, input: &[u8], mut body: impl FnMut(&[u8])) -> Result<Advance, Malformed> {
+    pub(crate) fn advance(
+        &mut self,
+        input: &[u8],
+        mut body: impl FnMut(&[u8]),
+    ) -> Result<Advance, Malformed> {
         let mut used = 0;
         if matches!(self.reading, Reading::Head) {
             loop {
@@ -391,7 +396,9 @@ impl Receiver {
                         used += head.len;
                         let (status, keep_alive) = (head.status, head.keep_alive);
                         let body = match head.framing {
-                            Framing::Empty => return Ok(Advance { used, done: Some(Received { status, keep_alive }) }),
+                            Framing::Empty => {
+                                return Ok(Advance { used, done: Some(Received { status, keep_alive }) });
+                            }
                             Framing::Length(n) => Body::Length(n),
                             Framing::Chunked => Body::Chunked(ChunkedDecoder::new()),
                             Framing::UntilClose => Body::UntilClose,
@@ -432,7 +439,9 @@ impl Receiver {
     /// otherwise it was cut short (`None`).
     pub(crate) fn at_eof(&self) -> Option<Received> {
         match self.reading {
-            Reading::Body { status, body: Body::UntilClose, .. } => Some(Received { status, keep_alive: false }),
+            Reading::Body { status, body: Body::UntilClose, .. } => {
+                Some(Received { status, keep_alive: false })
+            }
             _ => None,
         }
     }
@@ -603,7 +612,11 @@ mod tests {
     /// Feeds `response` to a receiver `step` bytes at a time the way the connection does
     /// (unused bytes stay and are offered again with the next piece). Returns the outcome, the
     /// body and how many bytes the response used (`None` when it needs EOF to end).
-    fn receive(response: &[u8], step: usize, answering: Answering) -> Result<(Received, Vec<u8>, usize), Malformed> {
+    fn receive(
+        response: &[u8],
+        step: usize,
+        answering: Answering,
+    ) -> Result<(Received, Vec<u8>, usize), Malformed> {
         let mut rx = Receiver::new(answering);
         let mut pending: Vec<u8> = Vec::new();
         let mut body = Vec::new();
@@ -659,7 +672,9 @@ mod tests {
         let adv = rx.advance(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 2", |_| {}).unwrap();
         assert_eq!((adv.used, adv.done), (25, None));
         let mut body = Vec::new();
-        let adv = rx.advance(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nab", |b| body.extend_from_slice(b)).unwrap();
+        let adv = rx
+            .advance(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nab", |b| body.extend_from_slice(b))
+            .unwrap();
         assert_eq!((adv.used, adv.done, &body[..]), (40, None, &b"ab"[..]));
         assert_eq!(rx.at_eof(), None, "a length-delimited body cut short is not complete");
         assert_eq!(Receiver::new(Answering::Other).at_eof(), None, "no head, no response");

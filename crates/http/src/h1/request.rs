@@ -48,13 +48,17 @@ impl H1Request {
                 continue;
             }
             if name == CONNECTION {
-                closes |= value.as_bytes().split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"));
+                closes |= value
+                    .as_bytes()
+                    .split(|&b| b == b',')
+                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"));
             }
             put_field(&mut head, name.as_str(), value);
         }
         // Methods that define a meaning for content say `content-length: 0` when they have
         // none (RFC 9110 §8.6), so servers need not wait for a body.
-        let announces_length = !body.is_empty() || matches!(*method, Method::POST | Method::PUT | Method::PATCH);
+        let announces_length =
+            !body.is_empty() || matches!(*method, Method::POST | Method::PUT | Method::PATCH);
         if announces_length {
             head.put_slice(b"content-length: ");
             head.put_slice(body.len().to_string().as_bytes());
@@ -113,7 +117,10 @@ mod tests {
         let req = H1Request::new(&Method::GET, &uri, &headers, &Bytes::new());
         assert_eq!(
             text(&req),
-            ("GET /p/a?q=1&r HTTP/1.1\r\nhost: h:81\r\nx-a: 1\r\nx-a: 2\r\nuser-agent: ua\r\n\r\n".into(), String::new())
+            (
+                "GET /p/a?q=1&r HTTP/1.1\r\nhost: h:81\r\nx-a: 1\r\nx-a: 2\r\nuser-agent: ua\r\n\r\n".into(),
+                String::new()
+            )
         );
         assert_eq!((req.answering, req.closes), (Answering::Other, false));
     }

@@ -376,6 +376,113 @@ async fn a_keep_alive_connection_the_server_closed_while_idle_is_replaced() {
     }
 }
 
+#[tokio::test]
+async fn a_connection_close_response_leads_to_a_clean_reconnect() {
+    // Announces the close and closes right after the response, as servers do at their
+    // keep-alive limit.
+    let (addr, seen) = raw_server(|mut stream| async move {
+        if read_head(&mut stream).await {
+            write_all(&mut stream, b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok")
+                .await;
+        }
+    })
+    .await;
+    let mut h = Harness::new(&format!("http://{addr}"), Defaults::default());
+    // POST, back to back: never retried, so every request must go out on a fresh connection
+    // without first trying the closed one.
+    let mut step = get("close", "/");
+    step.method = Method::POST;
+    step.body = Some(Body::Raw("x".into()));
+    let action = h.compile(step);
+    for i in 0..3 {
+        assert_eq!(h.run(&action).await, ok(200), "request {i}");
+    }
+    assert_eq!(seen.connections(), 3);
+    let s = h.samples();
+    assert_eq!(s.values(builtin::HTTP_REQ_FAILED), [0.0, 0.0, 0.0]);
+    for connecting in s.values(builtin::HTTP_REQ_CONNECTING) {
+        assert!(connecting > 0.0, "each request connected anew");
+    }
+}
+
+#[tokio::test]
+async fn a_request_asking_to_close_does_not_reuse_its_connection() {
+    let (addr, seen) = hyper_server().await;
+    let mut h = Harness::new(&format!("http://{addr}"), Defaults::default());
+    let mut step = get("close", "/hello");
+    step.headers = vec![(HeaderName::from_static("connection"), HeaderValue::from_static("close"))];
+    let action = h.compile(step);
+    assert_eq!(h.run(&action).await, ok(200));
+    assert_eq!(h.run(&action).await, ok(200));
+    assert_eq!(seen.connections(), 2);
+    assert_eq!(seen.last().header("connection"), Some("close"));
+}
+
+/// Answers every request on a connection with `response`, written in pieces of `piece` bytes
+/// with a pause between them, so the client sees them in many reads.
+async fn trickling_server(
+    response: &'static [u8],
+    piece: usize,
+) -> (std::net::SocketAddr, Arc<support::Seen>) {
+    raw_server(move |mut stream| async move {
+        while read_head(&mut stream).await {
+            for part in response.chunks(piece) {
+                write_all(&mut stream, part).await;
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn interim_and_chunked_responses_arrive_in_pieces_and_keep_the_connection() {
+    let response: &'static [u8] = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\ntrailer: x\r\n\r\n";
+    let (addr, seen) = trickling_server(response, 7).await;
+    let mut h = Harness::new(&format!("http://{addr}"), Defaults::default());
+    let mut step = get("chunked", "/");
+    step.checks = vec![check("body", CheckKind::BodyContains("hello, world".into()))];
+    let action = h.compile(step);
+    assert_eq!(h.run(&action).await, ok(200));
+    assert_eq!(h.run(&action).await, ok(200));
+    assert_eq!(seen.connections(), 1, "a complete chunked body leaves the connection usable");
+    let s = h.samples();
+    assert_eq!(s.values(builtin::CHECKS), [1.0, 1.0]);
+    for received in s.values(builtin::DATA_RECEIVED) {
+        assert_eq!(received, response.len() as f64);
+    }
+    for receiving in s.values(builtin::HTTP_REQ_RECEIVING) {
+        assert!(receiving > 1.0, "the body trickled in over many milliseconds: {receiving}");
+    }
+}
+
+#[tokio::test]
+async fn a_head_request_reads_no_body_and_keeps_the_connection() {
+    let (addr, seen) = trickling_server(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n", 64).await;
+    let mut h = Harness::new(&format!("http://{addr}"), Defaults::default());
+    let mut step = get("head", "/");
+    step.method = Method::HEAD;
+    let action = h.compile(step);
+    assert_eq!(h.run(&action).await, ok(200));
+    assert_eq!(h.run(&action).await, ok(200));
+    assert_eq!(seen.connections(), 1);
+}
+
+#[tokio::test]
+async fn bytes_after_a_response_succeed_but_retire_the_connection() {
+    let (addr, seen) = raw_server(|mut stream| async move {
+        while read_head(&mut stream).await {
+            write_all(&mut stream, b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokGARBAGE").await;
+        }
+    })
+    .await;
+    let mut h = Harness::new(&format!("http://{addr}"), Defaults::default());
+    let action = h.compile(get("garbage after", "/"));
+    assert_eq!(h.run(&action).await, ok(200));
+    assert_eq!(h.run(&action).await, ok(200));
+    assert_eq!(seen.connections(), 2, "the connection with unasked-for bytes was not reused");
+}
+
 /// A server that answers the first request of each connection and closes the connection
 /// when the second arrives, as a server closing an idle connection at the moment a request
 /// is sent on it.
@@ -500,6 +607,12 @@ async fn http1_policy_offers_only_http1_over_tls() {
     let s = h.samples();
     let waiting = s.values(builtin::HTTP_REQ_WAITING);
     assert!(waiting.iter().all(|&w| w > 0.0), "first byte after the request: {waiting:?}");
+    let tls = s.values(builtin::HTTP_REQ_TLS_HANDSHAKING);
+    assert!(tls[0] > 0.0 && tls[1] == 0.0, "{tls:?}");
+    // Wire bytes, counted below TLS: the first request carries the handshake.
+    let (sent, received) = (s.values(builtin::DATA_SENT), s.values(builtin::DATA_RECEIVED));
+    assert!(sent[0] > sent[1] && sent[1] > 40.0, "data_sent {sent:?}");
+    assert!(received[0] > received[1] && received[1] > 60.0, "data_received {received:?}");
 }
 
 #[tokio::test]
