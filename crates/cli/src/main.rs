@@ -7,6 +7,8 @@
 mod cmd_compare;
 mod cmd_history;
 mod cmd_report;
+mod cmd_tooling;
+mod import;
 mod outputs;
 mod progress;
 
@@ -22,7 +24,9 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use stampede_engine::{CancellationToken, EngineBuilder, Interruption, RunOptions, RunResult};
 use stampede_plan::{LoadOptions, Plan};
-use stampede_report::{BreakingPointSummary, ScenarioSummary, StageSummary, Summary, SummaryInput, ThresholdResult, Verdict};
+use stampede_report::{
+    BreakingPointSummary, ScenarioSummary, StageSummary, Summary, SummaryInput, ThresholdResult, Verdict,
+};
 
 /// Exit code when the plan or the command line is wrong.
 const EXIT_USAGE: u8 = 2;
@@ -54,6 +58,12 @@ enum Command {
     Compare(cmd_compare::CompareArgs),
     /// List recorded runs; `history show ID`; `history trend PLAN --metric M`.
     History(cmd_history::HistoryArgs),
+    /// Print the JSON Schema of the plan format (for editors: yaml-language-server).
+    Schema(cmd_tooling::SchemaArgs),
+    /// Write a commented starter plan (plan.yaml unless named); --force overwrites.
+    Init(cmd_tooling::InitArgs),
+    /// Turn a browser recording (har) or an OpenAPI document (openapi) into a plan.
+    Import(import::ImportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -156,6 +166,9 @@ fn main() -> ExitCode {
             Command::Report(args) => cmd_report::run(args),
             Command::Compare(args) => cmd_compare::run(args),
             Command::History(args) => cmd_history::run(args),
+            Command::Schema(args) => cmd_tooling::schema(args),
+            Command::Init(args) => cmd_tooling::init(args),
+            Command::Import(args) => import::run(args),
         }
     });
     // Do not wait for VU tasks that outlived a hard stop: the results are written already.
@@ -370,7 +383,13 @@ async fn forward_signals(cancel: CancellationToken) {
 }
 
 fn threshold_result(t: stampede_engine::ThresholdOutcome) -> ThresholdResult {
-    ThresholdResult { metric: t.key, expr: t.source, ok: t.passed, observed: t.observed, abort_on_fail: t.abort_on_fail }
+    ThresholdResult {
+        metric: t.key,
+        expr: t.source,
+        ok: t.passed,
+        observed: t.observed,
+        abort_on_fail: t.abort_on_fail,
+    }
 }
 
 fn summarize(result: RunResult) -> Summary {

@@ -12,7 +12,11 @@ fn bin() -> Command {
 }
 
 fn text(o: &Output) -> String {
-    format!("--- stdout\n{}\n--- stderr\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "--- stdout\n{}\n--- stderr\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 fn run_plan(dir: &Path, yaml: &str, extra: &[&str]) -> (Output, serde_json::Value) {
@@ -22,12 +26,18 @@ fn run_plan(dir: &Path, yaml: &str, extra: &[&str]) -> (Output, serde_json::Valu
     let mut args = vec!["run", plan.to_str().unwrap(), "--quiet", "--out", out.to_str().unwrap()];
     args.extend_from_slice(extra);
     let o = bin().args(&args).stdin(Stdio::null()).output().unwrap();
-    let results = std::fs::read_to_string(&out).map(|t| serde_json::from_str(&t).unwrap()).unwrap_or_default();
+    let results =
+        std::fs::read_to_string(&out).map(|t| serde_json::from_str(&t).unwrap()).unwrap_or_default();
     (o, results)
 }
 
 fn scenario<'a>(r: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    r["run"]["scenarios"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap_or_else(|| panic!("no {name}"))
+    r["run"]["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no {name}"))
 }
 
 #[test]
@@ -57,7 +67,10 @@ scenarios:
     let rising = scenario(&r, "rising")["iterations"].as_u64().unwrap();
     assert!((18..=21).contains(&rising), "0→20/s over 2 s is 20 arrivals: {rising}");
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(stdout.contains("SCENARIOS") && stdout.contains("per_vu (per-vu-iterations): 10 iterations"), "{stdout}");
+    assert!(
+        stdout.contains("SCENARIOS") && stdout.contains("per_vu (per-vu-iterations): 10 iterations"),
+        "{stdout}"
+    );
     assert!(r["metrics"]["schedule_lag"]["count"].as_f64().unwrap() >= 50.0);
 }
 
@@ -69,13 +82,14 @@ struct Demo {
 
 impl Demo {
     fn start() -> Demo {
-        let mut child = bin().args(["demo", "--port", "0"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        let mut child =
+            bin().args(["demo", "--port", "0"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-        let port = line.rsplit(':').next().and_then(|p| p.split_whitespace().next()).and_then(|p| p.parse().ok());
+        let port =
+            line.rsplit(':').next().and_then(|p| p.split_whitespace().next()).and_then(|p| p.parse().ok());
         Demo { child, port: port.unwrap_or_else(|| panic!("no port in {line:?}")) }
     }
-
 }
 
 /// Makes the demo target on `port` hold every request for `duration`.
@@ -125,7 +139,8 @@ scenarios:
     stall.join().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let m = &r["metrics"];
-    let scheduled = m["iterations"]["count"].as_f64().unwrap() + m["dropped_iterations"]["count"].as_f64().unwrap_or(0.0);
+    let scheduled =
+        m["iterations"]["count"].as_f64().unwrap() + m["dropped_iterations"]["count"].as_f64().unwrap_or(0.0);
     assert!((298.0..=301.0).contains(&scheduled), "the schedule kept going through the stall: {scheduled}");
     let p99 = m["http_req_latency"]["p(99)"].as_f64().unwrap();
     let max = m["http_req_latency"]["max"].as_f64().unwrap();
@@ -199,7 +214,17 @@ fn profiles_are_listed_and_applied() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("r.json");
     let o = bin()
-        .args(["run", plan.to_str().unwrap(), "--demo", "--quiet", "--profile", "spike", "--duration", "2s", "--out"])
+        .args([
+            "run",
+            plan.to_str().unwrap(),
+            "--demo",
+            "--quiet",
+            "--profile",
+            "spike",
+            "--duration",
+            "2s",
+            "--out",
+        ])
         .arg(&out)
         .output()
         .unwrap();
@@ -209,7 +234,18 @@ fn profiles_are_listed_and_applied() {
     let o = bin().args(["run", plan.to_str().unwrap(), "--profile", "nope"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let o = bin()
-        .args(["run", plan.to_str().unwrap(), "--demo", "--quiet", "--profile", "stress", "--peak", "4", "--duration", "2s"])
+        .args([
+            "run",
+            plan.to_str().unwrap(),
+            "--demo",
+            "--quiet",
+            "--profile",
+            "stress",
+            "--peak",
+            "4",
+            "--duration",
+            "2s",
+        ])
         .output()
         .unwrap();
     assert!(matches!(o.status.code(), Some(0) | Some(99)), "{}", text(&o));

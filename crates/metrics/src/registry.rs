@@ -184,6 +184,22 @@ pub mod builtin {
         /// Open models: a request's response time from its iteration's *scheduled* start, so
         /// a stalled target cannot hide behind a stalled generator (trend, ms).
         HTTP_REQ_LATENCY = 19, "http_req_latency", Trend, Time;
+        /// WebSocket: time to open a socket, TCP connect + TLS + upgrade (trend, ms).
+        WS_CONNECTING = 20, "ws_connecting", Trend, Time;
+        /// WebSocket: how long a socket was open, from its upgrade to its close (trend, ms).
+        WS_SESSION_DURATION = 21, "ws_session_duration", Trend, Time;
+        /// WebSocket: messages sent (counter).
+        WS_MSGS_SENT = 22, "ws_msgs_sent", Counter, Default;
+        /// WebSocket: messages received, matched or not (counter).
+        WS_MSGS_RECEIVED = 23, "ws_msgs_received", Counter, Default;
+        /// WebSocket: time from a ping to its pong (trend, ms).
+        WS_PING = 24, "ws_ping", Trend, Time;
+        /// WebSocket: time from a sent message to the reply matched to it (trend, ms).
+        WS_MSG_RTT = 25, "ws_msg_rtt", Trend, Time;
+        /// WebSocket: sockets opened (counter).
+        WS_SESSIONS = 26, "ws_sessions", Counter, Default;
+        /// WebSocket: failed ws steps (rate), tagged with the failure kind (`error`).
+        WS_FAILED = 27, "ws_failed", Rate, Default;
     }
 
     /// Looks up a built-in by name.

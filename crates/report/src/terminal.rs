@@ -260,11 +260,20 @@ fn scenarios_section(w: &mut String, s: &Summary) {
                 rate,
                 bp.evidence
                     .iter()
-                    .map(|t| format!("{} {} (observed {})", t.metric, t.expr, t.observed.map_or("-".into(), trim_number)))
+                    .map(|t| format!(
+                        "{} {} (observed {})",
+                        t.metric,
+                        t.expr,
+                        t.observed.map_or("-".into(), trim_number)
+                    ))
                     .collect::<Vec<_>>()
                     .join("; ")
             ),
-            _ => writeln!(w, "    BREAKING POINT: none found; every threshold held up to {:.1}/s", bp.max_passing_rate),
+            _ => writeln!(
+                w,
+                "    BREAKING POINT: none found; every threshold held up to {:.1}/s",
+                bp.max_passing_rate
+            ),
         };
     }
 }
