@@ -29,6 +29,9 @@ use crate::tls::TlsConfigs;
 /// checking a big response) is released, so per-VU memory stays in kilobytes.
 const RETAINED_BODY_CAPACITY: usize = 64 * 1024;
 
+/// A deadline that never comes: about 30 years.
+const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+
 const USER_AGENT_VALUE: &str = concat!("stampede/", env!("CARGO_PKG_VERSION"));
 
 /// One VU's HTTP state: its connections, a reusable body buffer, its tag cache and its
@@ -159,10 +162,12 @@ impl HttpAction {
         // Cheap reference-count bumps, so the session can be borrowed alongside.
         let identity = vu.identity().tags.clone();
         let group = vu.group.clone();
+        let scheduled_at = vu.scheduled_at;
         let (session, recorder) = vu.session_and_recorder(self.slot, HttpSession::default);
         let HttpSession { pool, body, tags, timer } = session;
 
-        let deadline = start + self.timeout;
+        // A timeout too large to add is as good as none (tokio's own `timeout` does the same).
+        let deadline = start.checked_add(self.timeout).unwrap_or_else(|| start + FAR_FUTURE);
         let timer = match timer {
             Some(timer) => {
                 timer.as_mut().reset(deadline);
@@ -205,6 +210,12 @@ impl HttpAction {
         let key = TagKey { status: status.unwrap_or(0), failure, group: &group };
         let tags = tags.get(&source, key, recorder.registry());
         record(recorder, &t, (tags.request, failure.is_some()), end);
+        if let Some(scheduled) = scheduled_at {
+            // Open models: the response time from the iteration's scheduled start, so that a
+            // stall of the target cannot hide (no coordinated omission).
+            let latency = end.saturating_duration_since(scheduled);
+            recorder.record_at(builtin::HTTP_REQ_LATENCY, tags.request, end, ms(latency));
+        }
         check::evaluate(&self.checks, status, kept, |i, passed| {
             recorder.record_at(builtin::CHECKS, tags.checks[i], end, f64::from(u8::from(passed)));
         });

@@ -268,14 +268,18 @@ impl H1Conn {
             };
             match result {
                 Ok(0) => return Err((io::ErrorKind::WriteZero.into(), written > 0)),
-                Ok(n) => written += n,
+                Ok(n) => {
+                    written += n;
+                    if let Stream::Plain(_) = self.stream {
+                        self.bytes.0 += n as u64;
+                    }
+                }
                 Err(e) => return Err((e, written > 0)),
             }
         }
-        match &mut self.stream {
-            Stream::Plain(_) => self.bytes.0 += total as u64,
+        if let Stream::Tls(tls, _) = &mut self.stream {
             // rustls buffers records; the request is sent when they reach the socket.
-            Stream::Tls(tls, _) => tls.flush().await.map_err(|e| (e, true))?,
+            tls.flush().await.map_err(|e| (e, true))?;
         }
         Ok(())
     }

@@ -1,13 +1,17 @@
-//! The socket stack under hyper, instrumented.
+//! Instrumented sockets for the connections whose I/O we do not drive ourselves.
 //!
 //! Two layers share one [`IoStats`]:
 //!
 //! * [`Counted`] sits directly on the TCP stream and counts *wire* bytes, so `data_sent` and
 //!   `data_received` include headers, TLS records and the TLS handshake, as k6 reports them.
-//! * [`MeteredStream`] sits above TLS (on the plaintext) and timestamps the first and last
-//!   writes and the first read after a request is armed. Timestamping the plaintext rather than
-//!   the wire keeps TLS 1.3 session tickets, which arrive after the handshake, from passing for
-//!   the first byte of a response.
+//!   It is under every TLS connection (our HTTP/1.1 reads the totals after each exchange)
+//!   and under h2c.
+//! * [`MeteredStream`] sits above TLS (on the plaintext) of an HTTP/2 connection and
+//!   timestamps the first and last writes and the first read after a request is armed.
+//!   Timestamping the plaintext rather than the wire keeps TLS 1.3 session tickets, which
+//!   arrive after the handshake, from passing for the first byte of a response. Our
+//!   HTTP/1.1 needs neither: it reads and writes in its own code and counts and timestamps
+//!   there.
 //!
 //! Both are tokio `AsyncRead`/`AsyncWrite` adapters rather than hyper `rt::Read`/`rt::Write`
 //! ones: the byte counter has to sit *below* TLS, and tokio-rustls speaks tokio's traits, so
@@ -175,7 +179,7 @@ impl AsyncWrite for Counted {
     }
 }
 
-/// The plaintext stream hyper talks to: plain TCP or TLS, both counted underneath.
+/// The plaintext stream hyper's HTTP/2 talks to: plain TCP or TLS, both counted underneath.
 #[derive(Debug)]
 pub(crate) enum Transport {
     /// `http://`.

@@ -3,71 +3,110 @@
 //! [`HttpProtocol::compile`] turns an `http:` plan step into an action holding everything a
 //! request needs, computed once: the absolute URI (relative step URLs joined onto the plan's
 //! `target`), the origin to connect to, the merged headers (plan defaults overridden by the
-//! step's, by name), the serialized body with its `content-type`, the checks, the expected
-//! statuses, the timeout and the shared rustls configuration. Running the action only clones
-//! reference-counted parts of that template.
+//! step's, by name), the serialized body with its `content-type`, the whole HTTP/1.1 request
+//! as the bytes that go on the wire, the checks, the expected statuses, the timeout and the
+//! shared rustls configuration. Running the action over HTTP/1.1 copies nothing of that
+//! template; over HTTP/2 it clones the header map hyper takes by value.
 //!
 //! # Connections
 //!
 //! Each VU owns its connections (its session holds a tiny cache keyed by scheme and
-//! authority), built on hyper's low-level `client::conn` API so that every phase — DNS,
-//! TCP connect, TLS handshake, writing the request, first byte, body — is a separate await
-//! we can time. HTTP/1.1 keeps one keep-alive connection per VU and origin and reconnects
-//! when the server closed it; a request that fails on a reused connection before any
-//! response byte is retried once (the keep-alive race every client has), if it is idempotent
-//! or was not written. HTTP/2 is negotiated by ALPN over TLS, or spoken with prior knowledge
-//! (h2c) when the plan says `http_version: http2` over plain `http://`. TCP_NODELAY is set.
+//! authority); every phase — DNS, TCP connect, TLS handshake, writing the request, first
+//! byte, body — is timed separately. TCP_NODELAY is set. A request that fails on a reused
+//! connection before any response byte arrived is retried once on a new connection (the
+//! keep-alive race every client has), if it is idempotent or was not written at all.
 //!
-//! **Each connection runs in a spawned task** (hyper's connection future), and the VU talks
-//! to it through its `SendRequest`. We built and measured the alternative the design asked
-//! for first — polling the HTTP/1 connection future inside the VU's own task, together with
-//! whatever the VU awaits — and it did not pay: on this 2-core machine over loopback
-//! (`examples/drive.rs`, GET of 13 bytes, hyper server on its own thread, client CPU from
-//! `/proc`, medians of 5–6 alternating 3 s runs; the inline variants were removed after
-//! measuring), client CPU per request and throughput:
+//! **HTTP/1.1 is our own client, driven inside the VU's task** (`h1.rs`; plain TCP, and TLS
+//! whenever ALPN does not pick h2). The connection is the socket plus a reusable read buffer
+//! (8 KiB, doubling while a body fills every read, up to 64 KiB; a huge head may grow it to
+//! hyper's 400 KiB head limit, after which it is released). The request head — request line,
+//! `host`, merged headers, `user-agent`, `content-length`, `content-type` — is serialized
+//! once at compile time, with bodies up to 64 KiB appended, so a request is one `write`
+//! system call of shared bytes (larger bodies follow in the same vectored write). Responses
+//! are parsed straight from the read buffer with `httparse` by a sans-I/O receiver
+//! (`h1/parse.rs`) that handles any split of the input: 1xx interim responses are skipped,
+//! bodies are framed by `content-length`, chunked (decoded incrementally, extensions and
+//! trailers skipped) or run until the close (HTTP/1.0, no length); `HEAD`, 204 and 304 have
+//! none. Body bytes are only counted, unless a check needs them. A response that asks to
+//! close (or answers HTTP/1.0 without keep-alive), a request sending `connection: close`,
+//! and a server sending bytes beyond the response all retire the connection. In steady
+//! state a request allocates nothing but the boxed future [`stampede_proto::Action::run`]
+//! returns: no `String`, `Vec`, header map or channel.
 //!
-//! | client runtime, VUs | inline, `select!` conn first | inline, request first | spawned |
+//! No task watches an idle HTTP/1.1 connection, so before reusing one the VU looks at the
+//! socket without waiting (`try_read`; free of system calls when tokio already knows there
+//! is nothing to read, which is the steady state): a close or stray bytes that arrived while
+//! it was idle make it open a new connection instead of losing the request. The price is
+//! that a connection the server closed during a long think time sits in CLOSE_WAIT until the
+//! VU's next request; a connection whose exchange was abandoned (timeout, stopped VU) is
+//! never reused. Its timeout is one `tokio::time::Sleep` per VU, pushed forward for each
+//! request: extending a registered timer is one atomic operation, where a fresh timer per
+//! request takes the timer driver's lock to register and again to cancel.
+//!
+//! HTTP/2 (ALPN h2 over TLS, or h2c with prior knowledge when the plan says `http_version:
+//! http2` over `http://`) stays on hyper's `client::conn`, which spawns the connection and
+//! one task per request; the VU talks to it through its `SendRequest`.
+//!
+//! ## Why HTTP/1.1 is our own (measured)
+//!
+//! hyper's HTTP/1 client puts a dispatcher between the caller and the socket: a channel and
+//! a oneshot per request, a body channel, a header map built per response, and a task
+//! wake-up between the VU and the connection task. We first tried driving hyper's connection
+//! future inside the VU's task; it did not pay (same CPU within noise), because the
+//! dispatcher's channels exist either way. Replacing the client did. `bench/http.sh` (nginx
+//! on core 0, client on core 1, 50 connections, 10 s, 100-byte response; CPU seconds per
+//! 100k requests over five interleaved rounds each; other builds were running on the
+//! machine, which raises both clients' cost per request in the busiest rounds):
+//!
+//! | client | stampede | wrk | stampede / wrk |
 //! |---|---|---|---|
-//! | 1 worker, 16 VUs | 8.05 µs, 113 k req/s | 7.6 µs, 128 k req/s | 7.4 µs, 131 k req/s |
-//! | 1 worker, 64 VUs | 7.8 µs, 117 k req/s | 7.65 µs, 116 k req/s | 7.65 µs, 127 k req/s |
-//! | 2 workers, 64 VUs | — | 9.9 µs, 116 k req/s | 9.2 µs, 120 k req/s |
+//! | hyper `client::conn`, spawned connection task | 0.868–0.900 s | 0.52–0.56 s | 1.55–1.68× |
+//! | own HTTP/1.1 in the VU's task | 0.532–0.561 s | 0.52–0.56 s | 1.00–1.03× |
 //!
-//! Both make the same system calls per request (strace: one `writev`, one `recvfrom`, one
-//! `epoll_wait` per side): hyper's dispatcher channels exist either way, so inline driving
-//! only saves a task wake-up (~0.1–0.3 µs), which re-polling the dispatcher on every await
-//! costs back. A spawned connection also notices a server's FIN while the VU is idle (think
-//! time) and closes its socket at once instead of leaving it in CLOSE_WAIT until the next
-//! request. So: spawned, at one task per connection; the task ends when the VU's session is
-//! dropped or the connection is discarded. For HTTP/2 there was no choice to make: hyper
-//! spawns the h2 connection and one task per request through its executor anyway.
+//! (Two rounds under heavy load: 1.77–1.78× before, 1.04–1.08× after.)
+//!
+//! Without the engine's recording and aggregation (`examples/drive.rs`, 1 worker, 16 or 64
+//! VUs against an in-process hyper server), client CPU per request went from 6.2–7.3 µs to
+//! 3.2–3.5 µs; HTTP/2 is unchanged at ~8.5 µs. At scale (`bench/http.sh vus`, 5 s), peak RSS
+//! went from 55 to 26 MiB at 1,000 VUs and from 437 to 367 MiB at 10,000, and CPU per
+//! request halved. Per request the client now reads the clock four times on a reused
+//! connection (start, request written, first byte, end). In a `perf` profile of the
+//! benchmark, about 65% of the client's CPU is the kernel (the `write` alone is ~50%, as it
+//! delivers the segment to nginx over loopback); of user space, the engine's aggregation
+//! (`Aggregator::ingest`, HDR histograms, per-second series: ~7.5%) is the largest part, then
+//! the clock (~3.4%, half of it the engine's), parsing (~3.8%) and tokio's I/O and scheduling
+//! (~5%). The per-VU timer costs ~0.8% of client CPU where `tokio::time::timeout` per request
+//! cost ~3.4%.
 //!
 //! # Measurements
 //!
-//! The socket stack is instrumented in two places (see `io.rs`): wire bytes are counted
-//! directly on TCP (so `data_sent`/`data_received` include headers, TLS records and the
-//! handshake), and plaintext reads and writes are timestamped above TLS, which splits
-//! `http_req_duration` into `sending` (until the request's last write), `waiting` (until the
-//! first response byte) and `receiving` (until the body's end). `blocked` is DNS plus waiting
-//! for the connection to be ready (including the HTTP handshake), `connecting` the TCP
-//! connect and `tls_handshaking` the TLS handshake; the last two are 0 on a reused
-//! connection. Over HTTP/2 the first byte is the moment the response head reaches the VU,
-//! since the first read may be a connection-level frame.
+//! HTTP/1.1 counts wire bytes itself on plain TCP; under TLS (and for HTTP/2) a counter sits
+//! directly on TCP, below TLS (see `io.rs`), so `data_sent`/`data_received` include headers,
+//! TLS records and the handshake. `http_req_duration` is `sending` (until the request's last
+//! byte was written) + `waiting` (until the first response byte) + `receiving` (until the
+//! body's end), all observed on the plaintext. `blocked` is DNS plus waiting for the
+//! connection to be ready (for HTTP/2 including its handshake), `connecting` the TCP connect
+//! and `tls_handshaking` the TLS handshake; the last two are 0 on a reused connection. For
+//! HTTP/2, whose connection hyper drives, reads and writes are timestamped by an adapter
+//! above TLS, and the first byte is the moment the response head reaches the VU, since the
+//! first read may be a connection-level frame.
 //!
 //! Every sample carries the VU's tags plus `name`, `method`, `status` (`0` after a transport
 //! failure), `expected_response`, `group` (inside groups) and `error` (when failed). Tag
 //! sets are interned once per VU, action and (status, failure, group) and cached in the VU's
-//! session, so a steady-state request builds no string. What a request still allocates is
-//! the boxed future of [`stampede_proto::Action::run`], the header map hyper takes by value,
-//! and hyper's own per-request channel; response bodies go into one reused per-VU buffer,
-//! and only when a check needs them.
+//! session, so a steady-state request builds no string. Response bodies go into one reused
+//! per-VU buffer, and only when a check needs them.
 //!
 //! # Failures
 //!
 //! Failures are [`FailureKind`](stampede_proto::FailureKind)s classified by error type and
 //! kind: the per-request timeout (covering connect, send, response and body) → `Timeout`;
 //! refused or unreachable → `Connect`; name resolution → `Dns`; anything during the TLS
-//! handshake → `Tls`; reset, closed or incomplete → `Reset`; unparsable HTTP → `Protocol`; a
-//! status outside `expect_status` → `Status(code)`. A failed connection is dropped and the
+//! handshake → `Tls`; reset, closed or incomplete (end of stream inside a head or a
+//! length-delimited or chunked body) → `Reset`; unparsable HTTP (bad status line or chunk
+//! size, invalid or conflicting `content-length`, `content-length` with
+//! `transfer-encoding`, more than 100 header fields or a head over ~400 KiB, an unasked-for
+//! 101) → `Protocol`; a status outside `expect_status` → `Status(code)`. A failed connection is dropped and the
 //! next request reconnects. Nothing a server sends can panic this crate.
 #![warn(missing_docs)]
 
