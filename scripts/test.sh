@@ -24,6 +24,11 @@ export STAMPEDE_REQUIRE_CHROMIUM=1
 
 # JUnit output is read back by an independent parser: Python's junitparser, from PyPI.
 python3 -c 'import junitparser' 2>/dev/null || python3 -m pip install --quiet junitparser
+# WebSocket interop runs against an echo server on Python's websockets (crates/cli/tests/ws.rs).
+python3 -c 'import websockets.asyncio.server' 2>/dev/null || python3 -m pip install --quiet 'websockets>=13'
+# `stampede import har` is tested on a HAR recorded by the Chromium above, driven by Playwright
+# (crates/cli/tests/tooling.rs); its bundled driver is used, never its browser downloads.
+python3 -c 'import playwright.sync_api' 2>/dev/null || python3 -m pip install --quiet playwright
 export STAMPEDE_REQUIRE_PY=1
 
 # Runs started by tests (crates/cli/tests/e2e.rs does not choose a history database) must not

@@ -145,7 +145,7 @@ mod tests {
     fn the_starter_plan_loads() {
         let plan = stampede_plan::parse(STARTER_PLAN, "plan.yaml", &Default::default()).unwrap();
         assert_eq!(plan.name, "starter");
-        assert_eq!(plan.scenarios[0].steps().count(), 5, "health, think, tools, group, login");
+        assert_eq!(plan.scenarios[0].steps().count(), 4, "health, think, tools, group");
         assert_eq!(plan.thresholds.len(), 4);
     }
 

@@ -230,7 +230,10 @@ async fn demo(args: DemoArgs) -> ExitCode {
 }
 
 fn build_engine(plan: Plan) -> anyhow::Result<stampede_engine::Engine> {
-    Ok(EngineBuilder::new(plan).protocol(Arc::new(stampede_http::HttpProtocol::new())).build()?)
+    Ok(EngineBuilder::new(plan)
+        .protocol(Arc::new(stampede_http::HttpProtocol::new()))
+        .protocol(Arc::new(stampede_ws::WsProtocol::new()))
+        .build()?)
 }
 
 async fn run(args: RunArgs) -> ExitCode {

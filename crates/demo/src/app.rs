@@ -51,9 +51,12 @@ GET|POST  /status/{code}         responds with that status
 GET       /bytes/{n}             n bytes (max 10 MiB)
 POST      /echo                  echoes the body and content-type
 POST      /admin/stall?for=2s    holds every request until the stall ends (max 60s)
+WS        /ws/echo               WebSocket: sends every message back
+WS        /ws/chat               WebSocket: {\"type\":\"hello\",\"id\":1} -> {\"type\":\"hello_ack\",\"id\":1,...}
 
 On every endpoint: ?delay=50ms adds latency (max 60s); ?fail=0.05 fails that fraction
-of requests with 500 (?fail_status=502 picks the status).
+of requests with 500 (?fail_status=502 picks the status). On /ws/*, ?delay also holds
+every reply.
 Rate limit key: x-client-id header, else the bearer token, else the peer address.
 ";
 
@@ -67,6 +70,7 @@ pub(crate) struct Shared {
     /// End of the current stall, in nanoseconds after `started`; 0 when none was ever set.
     stall_until: AtomicU64,
     shutdown: watch::Sender<bool>,
+    ws: crate::ws::WsCounters,
 }
 
 impl Shared {
@@ -78,6 +82,7 @@ impl Shared {
             started: Instant::now(),
             stall_until: AtomicU64::new(0),
             shutdown,
+            ws: crate::ws::WsCounters::default(),
         })
     }
 
@@ -94,6 +99,16 @@ impl Shared {
             // while anyone still serves, and would mean "stop" anyway.
             let _ = rx.wait_for(|&stop| stop).await;
         }
+    }
+
+    /// Sees [`Shared::begin_shutdown`]; for connections that outlive a request (WebSocket).
+    pub(crate) fn shutdown_receiver(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// The WebSocket endpoints' counters.
+    pub(crate) fn ws_counters(&self) -> &crate::ws::WsCounters {
+        &self.ws
     }
 
     fn is_shutting_down(&self) -> bool {
@@ -145,6 +160,9 @@ pub(crate) fn build(shared: Arc<Shared>) -> Router {
         .route("/bytes/{n}", get(bytes))
         .route("/echo", post(echo))
         .route(STALL_PATH, post(stall))
+        .route("/ws/echo", get(crate::ws::echo))
+        .route("/ws/chat", get(crate::ws::chat))
+        .route("/openapi.json", get(crate::openapi::serve))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BYTES))
         // Outermost, so injected latency, failures and stalls apply to every route,

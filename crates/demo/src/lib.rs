@@ -8,7 +8,9 @@
 //! itself: `?delay=50ms` and `?fail=0.05` on every endpoint, a configured [`Latency`],
 //! `/status/{code}`, `/bytes/{n}`, `/echo`, and `POST /admin/stall?for=2s`, which holds every
 //! request until the stall ends (how the open-model tests show that a stalled target cannot
-//! hide behind coordinated omission).
+//! hide behind coordinated omission). Two WebSocket endpoints, `/ws/echo` and `/ws/chat`
+//! (acks carrying the message's correlation id, after `?delay=`), serve the `ws` steps.
+//! `GET /openapi.json` describes all of it as an OpenAPI 3.1 document (`openapi`).
 //!
 //! Shape and constraints:
 //! * One axum [`router`]; latency, failure injection and stalls are one middleware layer in
@@ -18,8 +20,9 @@
 //! * Memory stays flat in a soak test: tokens are stateless (`username.expiry.mac`, keyed by a
 //!   random per-process key; the password is always [`DEMO_PASSWORD`]), and the rate limiter
 //!   evicts clients whose window is over.
-//! * It ships in the binary, so it uses only axum, tokio, serde and rand; no date crate, no
-//!   tower-http.
+//! * It ships in the binary, so it uses only axum, tokio, serde and rand, plus what the binary
+//!   has anyway (hyper for upgrades, tokio-websockets, ring for the handshake's SHA-1); no
+//!   date crate, no tower-http, no tungstenite.
 #![warn(missing_docs)]
 
 mod app;
@@ -28,6 +31,8 @@ mod catalog;
 mod clock;
 mod config;
 mod limiter;
+mod openapi;
+mod ws;
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -40,6 +45,7 @@ use tokio::task::JoinHandle;
 
 pub use auth::DEMO_PASSWORD;
 pub use config::{DemoConfig, Latency, ParseError, RateLimit};
+pub use ws::WsStats;
 
 /// How long [`DemoServer::shutdown`] lets open connections finish before it stops waiting.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -92,6 +98,11 @@ impl DemoServer {
             });
         }
         format!("http://{addr}")
+    }
+
+    /// What the WebSocket endpoints have seen so far.
+    pub fn ws_stats(&self) -> WsStats {
+        self.shared.ws_counters().snapshot()
     }
 
     /// Stops accepting, cuts injected waits short, lets in-flight requests finish and waits

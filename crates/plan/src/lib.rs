@@ -49,8 +49,9 @@
 //! user type. Rates are numbers per `time_unit` (1s) or carry their unit (`100/s`, `6000/m`);
 //! arrival-rate executors take `arrivals: poisson` (seed 1) or `{ poisson: { seed: 42 } }`.
 //! Without `executor:`, `stages` means ramping-vus, `iterations` shared-iterations, `users` or
-//! `spawn_rate` the users executor, else constant-vus. Steps are `http`, `think` and
-//! `group: { name, steps }` (nestable). Profiles: see [`builtin_profiles`] and the plan's
+//! `spawn_rate` the users executor, else constant-vus. Steps are `http`, `ws` (WebSocket:
+//! `connect`, `send`, `receive`, `ping`, `close`), `think` and `group: { name, steps }`
+//! (nestable). Profiles: see [`builtin_profiles`] and the plan's
 //! `profiles:` section (overrides of load that keep the journeys).
 #![warn(missing_docs)]
 
@@ -67,6 +68,7 @@ mod step;
 pub mod template;
 mod threshold;
 mod users;
+mod ws;
 mod yaml;
 
 pub use duration::parse_duration;

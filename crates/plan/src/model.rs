@@ -605,6 +605,8 @@ pub enum Step {
     Think(ThinkTime),
     /// Named steps timed together (`group_duration{group:…}`) and tagged `group:…`.
     Group(Group),
+    /// One action on one of the VU's WebSocket connections (`- ws: {...}`).
+    Ws(Box<WsStep>),
 }
 
 /// A `group:` block.
@@ -621,6 +623,7 @@ impl Step {
     pub fn protocol(&self) -> Option<&'static str> {
         match self {
             Step::Http(_) => Some("http"),
+            Step::Ws(_) => Some("ws"),
             Step::Think(_) | Step::Group(_) => None,
         }
     }
@@ -733,6 +736,125 @@ impl CheckKind {
     pub fn needs_body(&self) -> bool {
         !matches!(self, CheckKind::Status(_))
     }
+}
+
+/// A WebSocket step: one action on the VU's socket called `name`. Each VU has its own socket
+/// per name; the steps of one socket share its name, which is also their `name` tag.
+#[derive(Debug, Clone)]
+pub struct WsStep {
+    /// The socket's name (default `ws`).
+    pub name: String,
+    /// What the step does.
+    pub action: WsAction,
+    /// How long the action may take: the whole connect (TCP, TLS, upgrade), a write, the wait
+    /// for a message or a pong, or the close handshake (default: `defaults.timeout`).
+    pub timeout: Duration,
+}
+
+/// What a [`WsStep`] does.
+#[derive(Debug, Clone)]
+pub enum WsAction {
+    /// `connect: /ws/chat`: opens the socket (or, with `keep_open`, reuses it when open).
+    Connect(WsConnect),
+    /// `send: {...}`: sends one message.
+    Send(WsMessage),
+    /// `receive: {...}`: waits for a message that matches, skipping the others.
+    Receive(WsReceive),
+    /// `ping: {}`: sends a ping and waits for its pong.
+    Ping,
+    /// `close: {...}`: the close handshake; the socket is gone afterwards.
+    Close(WsClose),
+}
+
+impl WsAction {
+    /// The action's name, also the `action` tag of its samples.
+    pub fn name(&self) -> &'static str {
+        match self {
+            WsAction::Connect(_) => "connect",
+            WsAction::Send(_) => "send",
+            WsAction::Receive(_) => "receive",
+            WsAction::Ping => "ping",
+            WsAction::Close(_) => "close",
+        }
+    }
+}
+
+/// How a socket is opened.
+#[derive(Debug, Clone)]
+pub struct WsConnect {
+    /// The URL as written after substitution: a path (resolved against the plan's target,
+    /// `http` becoming `ws` and `https` becoming `wss`) or an absolute `ws(s)://` or
+    /// `http(s)://` URL.
+    pub url: String,
+    /// Headers of the upgrade request (they override the plan's default headers by name).
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// Subprotocols offered (`Sec-WebSocket-Protocol`), in order of preference.
+    pub subprotocols: Vec<String>,
+    /// `keep_open: true`: the socket outlives the iteration, and a `connect` that finds it
+    /// open reuses it. Otherwise each `connect` opens a fresh socket, closing the old one.
+    pub keep_open: bool,
+}
+
+/// A message to send.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WsMessage {
+    /// `text: ...` (or `send: "..."`): a text frame.
+    Text(String),
+    /// `binary: <base64>`: a binary frame with the decoded bytes.
+    Binary(Vec<u8>),
+    /// `json: {...}`: a text frame with the serialized value.
+    Json(serde_json::Value),
+}
+
+/// What a `receive` waits for and checks.
+#[derive(Debug, Clone)]
+pub struct WsReceive {
+    /// Every condition must hold for a message to match (`match:`); empty: any message.
+    pub conditions: Vec<WsCondition>,
+    /// How the reply is paired with the message it answers (`correlate:`), for `ws_msg_rtt`.
+    pub correlate: Option<WsCorrelate>,
+    /// Checks on the matched message (`check:`); they all fail when none arrives in time.
+    pub checks: Vec<Check>,
+}
+
+/// One condition of a `receive`'s `match:`.
+#[derive(Debug, Clone)]
+pub enum WsCondition {
+    /// The message is JSON and the path selects exactly one value equal to `expected`.
+    JsonEquals {
+        /// The compiled path.
+        path: serde_json_path::JsonPath,
+        /// The expected value.
+        expected: serde_json::Value,
+    },
+    /// The message contains the text.
+    Contains(String),
+    /// The regular expression matches somewhere in the message.
+    Regex(regex::bytes::Regex),
+}
+
+/// How a received message is paired with the sent message it answers.
+#[derive(Debug, Clone)]
+pub enum WsCorrelate {
+    /// `correlate: "$.id"`: the reply carries the same value at this path as an unanswered
+    /// sent message; only such a message matches.
+    Json {
+        /// The path, as written.
+        source: String,
+        /// The compiled path.
+        path: serde_json_path::JsonPath,
+    },
+    /// `correlate: next`: the reply answers the latest unanswered sent message.
+    Next,
+}
+
+/// How a socket is closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WsClose {
+    /// The close code (default 1000, normal closure).
+    pub code: u16,
+    /// The reason sent with it (at most 123 bytes).
+    pub reason: String,
 }
 
 /// A threshold on one metric (or sub-metric): all its expressions must hold.

@@ -9,7 +9,7 @@ use crate::model::{Body, Check, CheckKind, Defaults, Flow, Group, HttpStep, Stat
 use crate::yaml::{Key, Node, Value};
 
 /// The kinds of step, as a step's single key.
-pub(crate) const STEP_KINDS: &[&str] = &["http", "think", "group"];
+pub(crate) const STEP_KINDS: &[&str] = &["http", "ws", "think", "group"];
 
 const HTTP_KEYS: &[&str] =
     &["name", "method", "url", "headers", "json", "body", "form", "check", "expect_status", "timeout"];
@@ -80,7 +80,7 @@ fn step(cx: &mut Cx, node: &Node, flows: &FlowCx) -> Option<Step> {
             cx.error(entries[1].0.pos, msg);
         } else {
             let msg = format!(
-                "a step has exactly one kind (`http`, `think` or `group`), but this one also has `{}`",
+                "a step has exactly one kind (`http`, `ws`, `think` or `group`), but this one also has `{}`",
                 entries[1].0.name
             );
             cx.error(entries[1].0.pos, msg);
@@ -94,6 +94,7 @@ fn step(cx: &mut Cx, node: &Node, flows: &FlowCx) -> Option<Step> {
 pub(crate) fn step_of_kind(cx: &mut Cx, kind: &Key, value: &Node, flows: &FlowCx) -> Option<Step> {
     match kind.name.as_str() {
         "http" => http_step(cx, kind, value, flows).map(|s| Step::Http(Box::new(s))),
+        "ws" => crate::ws::ws_step(cx, value, flows).map(|s| Step::Ws(Box::new(s))),
         "think" => think(cx, value).map(Step::Think),
         "group" => group(cx, kind, value, flows).map(Step::Group),
         other => {
@@ -378,7 +379,7 @@ fn body(cx: &mut Cx, f: &crate::cx::Fields) -> Option<Option<Body>> {
 }
 
 /// A YAML value as JSON; string leaves take variables.
-fn json(cx: &mut Cx, node: &Node) -> Option<serde_json::Value> {
+pub(crate) fn json(cx: &mut Cx, node: &Node) -> Option<serde_json::Value> {
     use serde_json::Value as J;
     Some(match &node.value {
         Value::Null => J::Null,
@@ -463,7 +464,7 @@ fn checks(cx: &mut Cx, node: &Node) -> Option<(Vec<Check>, Option<StatusSet>)> {
     ok.then_some((out, declared))
 }
 
-fn json_check(cx: &mut Cx, path: &Key, expected: &Node) -> Option<Check> {
+pub(crate) fn json_check(cx: &mut Cx, path: &Key, expected: &Node) -> Option<Check> {
     let compiled = match serde_json_path::JsonPath::parse(&path.name) {
         Ok(p) => Some(p),
         Err(e) => {
@@ -482,7 +483,7 @@ fn json_check(cx: &mut Cx, path: &Key, expected: &Node) -> Option<Check> {
     })
 }
 
-fn quoted(s: &str) -> String {
+pub(crate) fn quoted(s: &str) -> String {
     serde_json::Value::String(s.to_string()).to_string()
 }
 

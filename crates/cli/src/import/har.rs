@@ -84,7 +84,12 @@ pub(crate) fn import(text: &str, source: &str, skip: &Skip) -> anyhow::Result<Im
     entries.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
     let target = most_frequent_origin(&entries);
 
-    let mut plan = Imported { name: name_of(source), target: target.clone(), ..Imported::default() };
+    let mut plan = Imported {
+        name: name_of(source),
+        target: target.clone(),
+        think: Some("1s".into()),
+        ..Imported::default()
+    };
     let mut secrets = Secrets::default();
     let mut warnings = Vec::new();
     let mut skipped = 0;

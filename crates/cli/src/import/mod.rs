@@ -439,7 +439,7 @@ mod tests {
         let header = s.header(|_, _| None).join("\n");
         assert!(
             header.contains(
-                "AUTH_TOKEN    the Bearer credentials of the Authorization header (in GET /me, GET /you)"
+                "  AUTH_TOKEN     the Bearer credentials of the Authorization header (in GET /me, GET /you)\n"
             ),
             "{header}"
         );

@@ -272,8 +272,9 @@ fn is_plain_safe(s: &str) -> bool {
     // Letters, `/` and `_` first: never a number, indicator or alias. Inside: no `: `, ` #`,
     // flow indicators or quotes; words separated by single spaces.
     (first.is_ascii_alphabetic() || first == '/' || first == '_')
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || "_./-+= ()@;*~".contains(c))
-        && !s.ends_with(' ')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || "_./-+= ()@;*~:?&%!$'".contains(c))
+        && !s.contains(": ")
+        && !s.ends_with([' ', ':'])
         && !s.contains("  ")
         && !RESERVED.contains(&s.to_ascii_lowercase().as_str())
 }
@@ -286,7 +287,11 @@ mod tests {
     #[test]
     fn scalars_are_quoted_only_where_yaml_would_misread_them() {
         assert_eq!(scalar("GET /api/v1/tools"), "GET /api/v1/tools");
-        assert_eq!(scalar("/a?b=1&c=2"), "\"/a?b=1&c=2\"");
+        assert_eq!(scalar("/a?b=1&c=2%20"), "/a?b=1&c=2%20");
+        assert_eq!(scalar("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+        assert_eq!(scalar("a:"), "\"a:\"");
+        assert_eq!(scalar("*/*"), "\"*/*\"");
+        assert_eq!(scalar("a,b"), "\"a,b\"");
         assert_eq!(scalar("true"), "\"true\"");
         assert_eq!(scalar("No"), "\"No\"");
         assert_eq!(scalar("123"), "\"123\"");
@@ -302,7 +307,7 @@ mod tests {
     fn written_values_read_back_unchanged() {
         let value = json!({
             "plain": "text", "num": "42", "yes": "yes", "neg": -1.5, "t": true, "n": null,
-            "quote": "it's \"q\"", "colon": "a: b", "hash": "a #b", "unicode": "€ ünï", "ctl": "\u{1}\t",
+            "quote": "it's \"q\"", "url": "http://h:1/a?b=c&d=%20", "star": "*/*", "colon": "a: b", "hash": "a #b", "unicode": "€ ünï", "ctl": "\u{1}\t",
             "nested": { "list": [1, { "deep": ["a", "b", { "x": "{ y }" }] }, [], {}], "empty": "" },
             "long": "a long value that makes this object far too wide for a single line of YAML",
         });
