@@ -200,6 +200,22 @@ pub mod builtin {
         WS_SESSIONS = 26, "ws_sessions", Counter, Default;
         /// WebSocket: failed ws steps (rate), tagged with the failure kind (`error`).
         WS_FAILED = 27, "ws_failed", Rate, Default;
+        /// Streamed HTTP: time from the request's start to the first complete event (trend, ms).
+        STREAM_TIME_TO_FIRST_EVENT = 28, "stream_time_to_first_event", Trend, Time;
+        /// Streamed HTTP: time between consecutive events of a response, one sample per gap (trend, ms).
+        STREAM_EVENT_GAP = 29, "stream_event_gap", Trend, Time;
+        /// Streamed HTTP: events received (counter; one sample per response).
+        STREAM_EVENTS = 30, "stream_events", Counter, Default;
+        /// Streamed HTTP: from the response's first byte to its end (trend, ms).
+        STREAM_DURATION = 31, "stream_duration", Trend, Time;
+        /// LLM streams: from the request's start to the first non-empty content delta (trend, ms).
+        LLM_TIME_TO_FIRST_TOKEN = 32, "llm_time_to_first_token", Trend, Time;
+        /// LLM streams: time between consecutive non-empty content deltas (trend, ms).
+        LLM_INTER_TOKEN_LATENCY = 33, "llm_inter_token_latency", Trend, Time;
+        /// LLM streams: output tokens, counted as non-empty content deltas (counter).
+        LLM_OUTPUT_TOKENS = 34, "llm_output_tokens", Counter, Default;
+        /// LLM streams: output tokens / (last token − first token) per response (trend, tokens/s).
+        LLM_TOKENS_PER_SECOND = 35, "llm_tokens_per_second", Trend, Default;
     }
 
     /// Looks up a built-in by name.

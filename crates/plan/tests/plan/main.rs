@@ -565,7 +565,12 @@ fn step_mistakes() {
     let src = format!("{BASE}flow:\n  - http:\n    url: /\n");
     assert_one(&src, 6, 5, "`url` belongs inside the `http:` step");
     let src = format!("{BASE}flow:\n  - htp: {{ url: / }}\n");
-    assert_one(&src, 5, 5, "unknown step `htp`; expected one of: http, ws, think, group; did you mean `http`?");
+    assert_one(
+        &src,
+        5,
+        5,
+        "unknown step `htp`; expected one of: http, ws, think, group; did you mean `http`?",
+    );
     let src = format!("{BASE}flow:\n  - http: {{ name: x }}\n");
     assert_one(&src, 5, 5, "an http step needs `url:`");
     // A misspelt `url` is one mistake, reported once.
