@@ -55,6 +55,9 @@ pub struct ThresholdOutcome {
     pub abort_on_fail: bool,
 }
 
+/// Most batches taken from the channel at once.
+const DRAIN_BATCHES: usize = 1024;
+
 pub(crate) struct CollectorSetup {
     pub rx: mpsc::Receiver<Vec<Sample>>,
     pub registry: Arc<Registry>,
@@ -113,12 +116,19 @@ pub(crate) async fn run(setup: CollectorSetup) -> CollectorOutcome {
     let mut last_passing = Duration::ZERO;
     let mut broke: Option<(Duration, Vec<ThresholdOutcome>)> = None;
     record_vus(&mut agg, &counts, &per_scenario, 0);
+    // Drain many batches per wake-up: with thousands of VU tasks in the scheduler's queue, a
+    // collector that took one batch per poll would fall behind and the VUs' buffers would grow.
+    let mut batches: Vec<Vec<Sample>> = Vec::with_capacity(DRAIN_BATCHES);
     loop {
         tokio::select! {
-            batch = rx.recv() => match batch {
-                Some(batch) => agg.ingest(&batch),
-                None => break,
-            },
+            n = rx.recv_many(&mut batches, DRAIN_BATCHES) => {
+                if n == 0 {
+                    break;
+                }
+                for batch in batches.drain(..) {
+                    agg.ingest(&batch);
+                }
+            }
             _ = tick.tick() => {
                 let elapsed = epoch.elapsed();
                 let now_us = elapsed.as_micros() as u64;

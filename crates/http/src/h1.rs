@@ -20,14 +20,15 @@ use tokio_rustls::client::TlsStream;
 pub(crate) use parse::Received;
 pub(crate) use request::H1Request;
 
-use crate::check;
 use crate::failure::{AttemptFailure, Progress, classify_io};
 use crate::io::{Counted, IoStats};
+use crate::stream::BodySink;
 use crate::timeline::{Phase, Timeline};
 use parse::{MAX_HEAD_BYTES, Receiver};
 
-/// A connection's read buffer starts at this size, which holds any ordinary response head.
-const INITIAL_READ_BUFFER: usize = 8 * 1024;
+/// A connection's read buffer starts at this size, which holds any ordinary response head
+/// (4 KiB, as Go's bufio: with 10,000 VUs every KiB here is 10 MB).
+const INITIAL_READ_BUFFER: usize = 4 * 1024;
 
 /// While a body fills every read, the buffer doubles up to this size, so a large download is
 /// read in few system calls.
@@ -185,13 +186,14 @@ impl H1Conn {
         }
     }
 
-    /// Sends `req` and reads the whole response, keeping the body in `body` when given (up to
-    /// the check limit). Charges the phases to `t` (sending from the last mark, waiting from
-    /// the last written byte, receiving from the first byte read) and the wire bytes too.
+    /// Sends `req` and reads the whole response, passing the body's bytes to `body` (kept up
+    /// to the check limit, scanned for events as they arrive). Charges the phases to `t`
+    /// (sending from the last mark, waiting from the last written byte, receiving from the
+    /// first byte read) and the wire bytes too.
     pub(crate) async fn exchange(
         &mut self,
         req: &H1Request,
-        body: Option<&mut Vec<u8>>,
+        body: BodySink<'_>,
         t: &mut Timeline,
     ) -> Result<Outcome, AttemptFailure> {
         self.in_flight = true;
@@ -209,7 +211,7 @@ impl H1Conn {
     async fn send_and_receive(
         &mut self,
         req: &H1Request,
-        mut body: Option<&mut Vec<u8>>,
+        mut body: BodySink<'_>,
         t: &mut Timeline,
     ) -> Result<Received, AttemptFailure> {
         let mark = t.mark();
@@ -226,21 +228,24 @@ impl H1Conn {
         loop {
             let n = self.read().await.map_err(|e| AttemptFailure { kind: classify_io(&e), progress })?;
             if n == 0 {
-                return rx.at_eof().ok_or(AttemptFailure { kind: FailureKind::Reset, progress });
+                let received = rx.at_eof().ok_or(AttemptFailure { kind: FailureKind::Reset, progress })?;
+                body.finish(Instant::now());
+                return Ok(received);
             }
-            if progress == Progress::Written {
+            let first = progress == Progress::Written;
+            // A streamed body's events are timed by the read that brought them; other
+            // responses read the clock only at the first byte.
+            let at = if first || body.is_streaming() { Instant::now() } else { t.mark() };
+            if first {
                 progress = Progress::Received;
-                t.enter(Phase::Receiving, Instant::now());
+                t.enter(Phase::Receiving, at);
             }
             let advance = rx
-                .advance(self.buf.unused(), |data| {
-                    if let Some(body) = body.as_deref_mut() {
-                        check::keep_body(body, data);
-                    }
-                })
+                .advance(self.buf.unused(), |data| body.data(data, at))
                 .map_err(|_| AttemptFailure { kind: FailureKind::Protocol, progress })?;
             self.buf.consume(advance.used);
             if let Some(received) = advance.done {
+                body.finish(at);
                 return Ok(received);
             }
         }

@@ -13,8 +13,9 @@ pub type BatchSender = mpsc::Sender<Vec<Sample>>;
 /// How many samples a VU buffers before it hands a batch over (1.5 KiB: with 10,000 VUs the
 /// buffers must stay small, and a batch still carries several requests).
 const BATCH: usize = 64;
-/// A buffer this full and still not accepted by the channel is dropped (and counted).
-const MAX_BUFFERED: usize = 64 * 1024;
+/// A buffer this full and still not accepted by the channel is dropped (and counted): 96 KiB
+/// per VU at most, so a stalled collector cannot make 10,000 VUs eat the machine.
+const MAX_BUFFERED: usize = 4 * 1024;
 /// Flush at least this often so the live view and thresholds see recent data.
 const MAX_AGE: Duration = Duration::from_millis(200);
 
