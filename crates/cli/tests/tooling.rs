@@ -93,6 +93,10 @@ fn every_example_plan_matches_the_schema() {
 
 /// Plans that exercise every corner of the format; the loader and the schema must both accept.
 const VALID: &[(&str, &str)] = &[
+    (
+        "streams",
+        "vus: 1\nduration: 1s\nflow:\n  - http: { url: \"http://x/a\", stream: sse }\n  - http: { url: \"http://x/b\", stream: lines }\n  - http: { url: \"http://x/c\", stream: openai }\n  - http: { url: \"http://x/d\", stream: { preset: openai } }\n  - http: { url: \"http://x/e\", stream: { format: sse, preset: openai } }",
+    ),
     ("shortcut constant", "target: http://x\nvus: 2\nduration: 10s\nflow: [{ http: { url: / } }]"),
     ("shortcut default vus", "duration: 1m30s\nflow: [{ http: { url: \"http://x/a?b=1\" } }]"),
     (
@@ -208,6 +212,12 @@ thresholds:
 
 /// Plans with one mistake each; the loader and the schema must both reject.
 const INVALID: &[(&str, &str)] = &[
+    ("stream format", "vus: 1\nduration: 1s\nflow: [{ http: { url: \"http://x/\", stream: json } }]"),
+    (
+        "stream preset over lines",
+        "vus: 1\nduration: 1s\nflow: [{ http: { url: \"http://x/\", stream: { format: lines, preset: openai } } }]",
+    ),
+    ("empty stream", "vus: 1\nduration: 1s\nflow: [{ http: { url: \"http://x/\", stream: {} } }]"),
     ("unknown top-level key", "scenario: {}\nvus: 1\nduration: 1s\nflow: [{ think: 1s }]"),
     (
         "unknown executor",
@@ -534,6 +544,12 @@ fn the_schema_knows_every_key_the_loader_knows() {
             "duration: 1s\nflow: [{ ws: { receive: { check: { zzz: 1 } } } }]".into(),
             unknown,
             vec!["/$defs/wsReceive/oneOf/1/properties/check"],
+        ),
+        (
+            "http stream",
+            "duration: 1s\nflow: [{ http: { url: \"http://x/\", stream: { zzz: 1 } } }]".into(),
+            unknown,
+            vec!["/$defs/responseStream/oneOf/1"],
         ),
         (
             "ws close",

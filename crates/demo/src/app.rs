@@ -53,6 +53,9 @@ POST      /echo                  echoes the body and content-type
 POST      /admin/stall?for=2s    holds every request until the stall ends (max 60s)
 WS        /ws/echo               WebSocket: sends every message back
 WS        /ws/chat               WebSocket: {\"type\":\"hello\",\"id\":1} -> {\"type\":\"hello_ack\",\"id\":1,...}
+GET       /sse/tokens            LLM-style SSE: ?count=20&rate=50 (tokens/s)&first_token=200ms
+GET       /sse/events            SSE events with event:/id:; ?count=10&interval=100ms
+POST      /v1/chat/completions   OpenAI-style; {\"stream\":true,\"max_tokens\":16}; ?rate=&first_token=
 
 On every endpoint: ?delay=50ms adds latency (max 60s); ?fail=0.05 fails that fraction
 of requests with 500 (?fail_status=502 picks the status). On /ws/*, ?delay also holds
@@ -116,7 +119,7 @@ impl Shared {
     }
 
     /// Sleeps until `deadline`, or less if the server shuts down meanwhile.
-    async fn sleep_until(&self, deadline: Instant) {
+    pub(crate) async fn sleep_until(&self, deadline: Instant) {
         let mut rx = self.shutdown.subscribe();
         tokio::select! {
             () = tokio::time::sleep_until(deadline) => {}
@@ -162,6 +165,9 @@ pub(crate) fn build(shared: Arc<Shared>) -> Router {
         .route(STALL_PATH, post(stall))
         .route("/ws/echo", get(crate::ws::echo))
         .route("/ws/chat", get(crate::ws::chat))
+        .route("/sse/tokens", get(crate::sse::tokens))
+        .route("/sse/events", get(crate::sse::events))
+        .route("/v1/chat/completions", post(crate::sse::chat_completions))
         .route("/openapi.json", get(crate::openapi::serve))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BYTES))

@@ -10,7 +10,10 @@
 //! request until the stall ends (how the open-model tests show that a stalled target cannot
 //! hide behind coordinated omission). Two WebSocket endpoints, `/ws/echo` and `/ws/chat`
 //! (acks carrying the message's correlation id, after `?delay=`), serve the `ws` steps.
-//! `GET /openapi.json` describes all of it as an OpenAPI 3.1 document (`openapi`).
+//! Server-sent events for streamed `http` steps: `/sse/tokens` and `POST /v1/chat/completions`
+//! stream OpenAI-style chat-completion chunks at a set rate after a set first-token delay,
+//! `/sse/events` plain events (`sse`). `GET /openapi.json` describes the request/response
+//! endpoints as an OpenAPI 3.1 document (`openapi`).
 //!
 //! Shape and constraints:
 //! * One axum [`router`]; latency, failure injection and stalls are one middleware layer in
@@ -32,6 +35,7 @@ mod clock;
 mod config;
 mod limiter;
 mod openapi;
+mod sse;
 mod ws;
 
 use std::io;

@@ -84,6 +84,7 @@ async fn run(
         checks: vec![],
         expected_status: StatusSet::default_expected(),
         timeout: Duration::from_secs(5),
+        stream: None,
     }));
     let protocol = HttpProtocol::new();
     let cx = CompileContext { plan: &plan, scenario: &scenario, registry: &registry, slot: SessionSlot(0) };

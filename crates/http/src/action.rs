@@ -10,7 +10,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, Version};
 use http_body_util::{BodyExt, Full};
 use rustls::pki_types::ServerName;
 use stampede_metrics::builtin;
-use stampede_plan::{Body, Check, HttpStep, StatusSet};
+use stampede_plan::{Body, Check, HttpStep, ResponseStream, StatusSet};
 use stampede_proto::{
     Action, BoxFuture, CompileContext, FailureKind, Recorder, SessionSlot, StepOutcome, Vu,
 };
@@ -21,6 +21,7 @@ use crate::check;
 use crate::conn::{ConnPool, H2Conn, Link, Origin, ReqBody, Scheme};
 use crate::failure::{AttemptFailure, Progress, classify_hyper};
 use crate::h1::H1Request;
+use crate::stream::{BodySink, StreamScanner, StreamStats};
 use crate::tags::{TagCache, TagKey, TagSource};
 use crate::timeline::{Phase, Timeline};
 use crate::tls::TlsConfigs;
@@ -41,6 +42,8 @@ pub(crate) struct HttpSession {
     pool: ConnPool,
     body: Vec<u8>,
     tags: TagCache,
+    /// Finds and times the events of streamed responses (`stream:`); reused.
+    stream: StreamScanner,
     /// The per-request timeout, one timer per VU moved forward for each request: pushing a
     /// registered tokio timer later is one atomic operation, where a fresh timer per request
     /// takes the timer driver's lock to register and again to cancel.
@@ -65,6 +68,8 @@ pub(crate) struct HttpAction {
     keep_body: bool,
     expected: StatusSet,
     timeout: Duration,
+    /// Read the body as a stream of events.
+    stream: Option<ResponseStream>,
     /// Safe to resend when a reused connection turns out to have been closed by the server.
     idempotent: bool,
 }
@@ -142,6 +147,7 @@ impl HttpAction {
             checks: step.checks.clone(),
             expected: step.expected_status.clone(),
             timeout: step.timeout,
+            stream: step.stream,
             idempotent: step.method.is_idempotent(),
         })
     }
@@ -164,7 +170,7 @@ impl HttpAction {
         let group = vu.group.clone();
         let scheduled_at = vu.scheduled_at;
         let (session, recorder) = vu.session_and_recorder(self.slot, HttpSession::default);
-        let HttpSession { pool, body, tags, timer } = session;
+        let HttpSession { pool, body, tags, stream, timer } = session;
 
         // A timeout too large to add is as good as none (tokio's own `timeout` does the same).
         let deadline = start.checked_add(self.timeout).unwrap_or_else(|| start + FAR_FUTURE);
@@ -177,7 +183,14 @@ impl HttpAction {
         };
         let mut t = Timeline::new(start);
         body.clear();
-        let exchange = Exchange { pool: &mut *pool, body: &mut *body, t: &mut t };
+        let scanner = match self.stream {
+            Some(format) => {
+                stream.reset(format);
+                Some(&mut *stream)
+            }
+            None => None,
+        };
+        let exchange = Exchange { pool: &mut *pool, body: &mut *body, stream: scanner, t: &mut t };
         let finished = tokio::select! {
             biased;
             result = self.exchange(exchange) => Some(result),
@@ -210,6 +223,11 @@ impl HttpAction {
         let key = TagKey { status: status.unwrap_or(0), failure, group: &group };
         let tags = tags.get(&source, key, recorder.registry());
         record(recorder, &t, (tags.request, failure.is_some()), end);
+        // A stream cut short (a timeout, a reset) still reports the events it delivered.
+        if let Some(format) = self.stream.filter(|_| status.is_some() || stream.stats.events > 0) {
+            let streamed = Streamed { stats: &stream.stats, format, start, receiving: t.receiving, end };
+            record_stream(recorder, tags.request, streamed);
+        }
         if let Some(scheduled) = scheduled_at {
             // Open models: the response time from the iteration's scheduled start, so that a
             // stall of the target cannot hide (no coordinated omission).
@@ -232,7 +250,7 @@ impl HttpAction {
     /// (the server closed it while idle: the keep-alive race every client has) is retried once
     /// on a fresh connection, if the request is idempotent or was not written at all.
     async fn exchange(&self, x: Exchange<'_>) -> Result<u16, FailureKind> {
-        let Exchange { pool, body, t } = x;
+        let Exchange { pool, body, mut stream, t } = x;
         let mut retried = false;
         loop {
             let conn = pool.checkout(&self.origin, t).await?;
@@ -240,8 +258,8 @@ impl HttpAction {
             conn.used = true;
             let failure = match &mut conn.link {
                 Link::H1(h1) => {
-                    let keep = if self.keep_body { Some(&mut *body) } else { None };
-                    match h1.exchange(&self.h1, keep, t).await {
+                    let sink = self.sink(body, stream.as_deref_mut());
+                    match h1.exchange(&self.h1, sink, t).await {
                         Ok(outcome) => {
                             if !outcome.reusable {
                                 pool.remove(&self.origin);
@@ -256,7 +274,8 @@ impl HttpAction {
                         t.attach(h2.stats.clone());
                         t.set_first_byte_from_reads(false);
                     }
-                    match self.send_h2(h2, body, t).await {
+                    let sink = self.sink(body, stream.as_deref_mut());
+                    match self.send_h2(h2, sink, t).await {
                         Ok(status) => return Ok(status),
                         Err(failure) => failure,
                     }
@@ -278,10 +297,15 @@ impl HttpAction {
         }
     }
 
+    /// Where this request's body goes: kept when a check needs it, scanned when streamed.
+    fn sink<'a>(&self, body: &'a mut Vec<u8>, stream: Option<&'a mut StreamScanner>) -> BodySink<'a> {
+        BodySink { keep: if self.keep_body { Some(body) } else { None }, stream }
+    }
+
     async fn send_h2(
         &self,
         conn: &mut H2Conn,
-        body: &mut Vec<u8>,
+        mut body: BodySink<'_>,
         t: &mut Timeline,
     ) -> Result<u16, AttemptFailure> {
         let fail =
@@ -300,14 +324,18 @@ impl HttpAction {
 
         let status = response.status().as_u16();
         let mut incoming = response.into_body();
+        let mut at = t.mark();
         while let Some(frame) = incoming.frame().await {
             let frame = frame.map_err(fail(Progress::Received))?;
             if let Some(data) = frame.data_ref() {
-                if self.keep_body {
-                    check::keep_body(body, data);
+                // Frame by frame, as they arrive: a streamed body's events are timed here.
+                if body.is_streaming() {
+                    at = Instant::now();
                 }
+                body.data(data, at);
             }
         }
+        body.finish(if body.is_streaming() { Instant::now() } else { at });
         Ok(status)
     }
 }
@@ -322,6 +350,7 @@ impl Action for HttpAction {
 struct Exchange<'a> {
     pool: &'a mut ConnPool,
     body: &'a mut Vec<u8>,
+    stream: Option<&'a mut StreamScanner>,
     t: &'a mut Timeline,
 }
 
@@ -348,6 +377,45 @@ fn record(recorder: &mut Recorder, t: &Timeline, outcome: (stampede_metrics::Tag
     ];
     for (metric, value) in samples {
         recorder.record_at(metric, tags, end, value);
+    }
+}
+
+/// A streamed response, as its samples need it.
+struct Streamed<'a> {
+    /// What the scanner found.
+    stats: &'a StreamStats,
+    format: ResponseStream,
+    /// When the request started (time to first event and token count from here).
+    start: Instant,
+    /// From the first byte to the end of the body: the stream's duration.
+    receiving: Duration,
+    end: Instant,
+}
+
+/// Records a streamed response's samples at its end, with the request's tags.
+fn record_stream(recorder: &mut Recorder, tags: stampede_metrics::TagSetId, streamed: Streamed<'_>) {
+    let Streamed { stats, format, start, receiving, end } = streamed;
+    let mut put = |metric, value| recorder.record_at(metric, tags, end, value);
+    put(builtin::STREAM_EVENTS, stats.events as f64);
+    put(builtin::STREAM_DURATION, ms(receiving));
+    if let Some(first) = stats.first_event {
+        put(builtin::STREAM_TIME_TO_FIRST_EVENT, ms(first.saturating_duration_since(start)));
+    }
+    for &gap in &stats.event_gaps {
+        put(builtin::STREAM_EVENT_GAP, ms(gap));
+    }
+    if format != ResponseStream::OpenAiChat {
+        return;
+    }
+    put(builtin::LLM_OUTPUT_TOKENS, stats.tokens as f64);
+    if let Some(first) = stats.first_token {
+        put(builtin::LLM_TIME_TO_FIRST_TOKEN, ms(first.saturating_duration_since(start)));
+    }
+    for &gap in &stats.token_gaps {
+        put(builtin::LLM_INTER_TOKEN_LATENCY, ms(gap));
+    }
+    if let Some(rate) = stats.tokens_per_second() {
+        put(builtin::LLM_TOKENS_PER_SECOND, rate);
     }
 }
 

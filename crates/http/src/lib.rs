@@ -97,6 +97,25 @@
 //! session, so a steady-state request builds no string. Response bodies go into one reused
 //! per-VU buffer, and only when a check needs them.
 //!
+//! # Streamed responses
+//!
+//! A step with `stream:` (`sse`, `lines`, or the `openai` preset) has its body scanned as it
+//! is read, by a sans-I/O scanner in the VU's session (`stream.rs`): over HTTP/1.1 in the
+//! read loop (whatever the framing: chunked, `content-length` or until the close), over
+//! HTTP/2 frame by frame in hyper's body loop. Only such steps read the clock per read (or
+//! frame); every event found in a read is timed by it, which is when its bytes reached the
+//! client. Per response they record `stream_events`, `stream_time_to_first_event` (from the
+//! request's start), `stream_event_gap` (one sample per gap) and `stream_duration` (first
+//! byte to the end, i.e. `http_req_receiving`); time to first byte stays `http_req_waiting`.
+//! The `openai` preset parses each event's data as a chat-completion chunk and counts a
+//! non-empty `$.choices[0].delta.content` as one output token: `llm_output_tokens`,
+//! `llm_time_to_first_token` (from the request's start), `llm_inter_token_latency` and
+//! `llm_tokens_per_second` (tokens / (last token − first token), with at least two tokens
+//! apart in time). Samples carry the request's tags and are recorded when it ends, since
+//! the tags depend on how it ended; a stream cut short still reports what it delivered.
+//! The scanner's buffers are reused, so scanning allocates only what reading an `openai`
+//! chunk's JSON takes.
+//!
 //! # Failures
 //!
 //! Failures are [`FailureKind`](stampede_proto::FailureKind)s classified by error type and
@@ -116,6 +135,7 @@ mod conn;
 mod failure;
 mod h1;
 mod io;
+mod stream;
 mod tags;
 mod timeline;
 mod tls;

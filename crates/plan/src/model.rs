@@ -53,6 +53,7 @@ impl Plan {
             checks: Vec::new(),
             expected_status: StatusSet::default_expected(),
             timeout: Defaults::default().timeout,
+            stream: None,
         };
         Ok(Plan {
             name: "quick".into(),
@@ -677,6 +678,22 @@ pub struct HttpStep {
     pub expected_status: StatusSet,
     /// Timeout for this request (defaults to `defaults.timeout`).
     pub timeout: Duration,
+    /// How to read a streamed response body event by event (`stream:`), if at all.
+    pub stream: Option<ResponseStream>,
+}
+
+/// How an `http` step reads a streamed response (`stream:`): the body is scanned as its bytes
+/// arrive, and each event is timestamped then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseStream {
+    /// `stream: sse`: `text/event-stream`; an event ends at a blank line and has data.
+    Sse,
+    /// `stream: lines`: each non-empty line is an event (NDJSON and the like).
+    Lines,
+    /// `stream: openai` (or `{ preset: openai }`): server-sent events carrying OpenAI-style
+    /// chat-completion chunks; a non-empty `$.choices[0].delta.content` is one output token
+    /// and `data: [DONE]` ends the stream.
+    OpenAiChat,
 }
 
 /// A request body.

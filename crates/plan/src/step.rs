@@ -5,14 +5,31 @@ use std::str::FromStr;
 
 use crate::cx::{Cx, suggest};
 use crate::duration::parse_duration;
-use crate::model::{Body, Check, CheckKind, Defaults, Flow, Group, HttpStep, StatusSet, Step, ThinkTime};
+use crate::model::{
+    Body, Check, CheckKind, Defaults, Flow, Group, HttpStep, ResponseStream, StatusSet, Step, ThinkTime,
+};
 use crate::yaml::{Key, Node, Value};
 
 /// The kinds of step, as a step's single key.
 pub(crate) const STEP_KINDS: &[&str] = &["http", "ws", "think", "group"];
 
-const HTTP_KEYS: &[&str] =
-    &["name", "method", "url", "headers", "json", "body", "form", "check", "expect_status", "timeout"];
+const HTTP_KEYS: &[&str] = &[
+    "name",
+    "method",
+    "url",
+    "headers",
+    "json",
+    "body",
+    "form",
+    "check",
+    "expect_status",
+    "timeout",
+    "stream",
+];
+
+const STREAM_KEYS: &[&str] = &["format", "preset"];
+
+const STREAM_EXPECTED: &str = "a stream format: `sse`, `lines`, `openai` or `{ preset: openai }`";
 
 const CHECK_KEYS: &[&str] = &["status", "json", "body_contains"];
 
@@ -258,6 +275,10 @@ fn http_step(cx: &mut Cx, kind: &Key, node: &Node, flows: &FlowCx) -> Option<Htt
     };
     let default_timeout = flows.defaults.map_or_else(|| Defaults::default().timeout, |d| d.timeout);
     let timeout = f.get("timeout").map_or(Some(default_timeout), |n| cx.positive_duration(n));
+    let stream = match f.get("stream") {
+        Some(n) => response_stream(cx, n).map(Some),
+        None => Some(None),
+    };
     Some(HttpStep {
         name: name?,
         method: method?,
@@ -267,7 +288,58 @@ fn http_step(cx: &mut Cx, kind: &Key, node: &Node, flows: &FlowCx) -> Option<Htt
         checks: checks?,
         expected_status: expected_status?,
         timeout: timeout?,
+        stream: stream?,
     })
+}
+
+/// `stream: sse | lines | openai`, or `{ format: sse | lines, preset: openai }`.
+fn response_stream(cx: &mut Cx, node: &Node) -> Option<ResponseStream> {
+    let word = |cx: &mut Cx, n: &Node, allowed: &[&str]| {
+        let Value::Str(s) = &n.value else {
+            cx.expected(n, STREAM_EXPECTED);
+            return None;
+        };
+        if allowed.contains(&s.as_str()) {
+            return Some(s.clone());
+        }
+        let mut msg = format!("unknown stream `{s}`; expected one of: {}", allowed.join(", "));
+        if let Some(hint) = suggest(s, allowed) {
+            msg.push_str(&format!("; did you mean `{hint}`?"));
+        }
+        cx.error(n.pos, msg);
+        None
+    };
+    if let Value::Map(_) = &node.value {
+        let f = cx.fields(node, STREAM_KEYS, STREAM_EXPECTED)?;
+        let format = match f.get("format") {
+            Some(n) => Some(word(cx, n, &["sse", "lines"])?),
+            None => None,
+        };
+        let preset = match f.get("preset") {
+            Some(n) => Some(word(cx, n, &["openai"])?),
+            None => None,
+        };
+        return match (format.as_deref(), preset.as_deref(), f.entry("format")) {
+            (Some("lines"), Some(_), Some((key, _))) => {
+                cx.error(key.pos, "the `openai` preset reads server-sent events; drop `format: lines`");
+                None
+            }
+            (_, Some(_), _) => Some(ResponseStream::OpenAiChat),
+            (Some("lines"), None, _) => Some(ResponseStream::Lines),
+            (Some(_), None, _) => Some(ResponseStream::Sse),
+            (None, None, _) => {
+                if !f.is_misspelt("format") && !f.is_misspelt("preset") {
+                    cx.expected(node, STREAM_EXPECTED);
+                }
+                None
+            }
+        };
+    }
+    match word(cx, node, &["sse", "lines", "openai"])?.as_str() {
+        "sse" => Some(ResponseStream::Sse),
+        "lines" => Some(ResponseStream::Lines),
+        _ => Some(ResponseStream::OpenAiChat),
+    }
 }
 
 fn method(cx: &mut Cx, node: &Node) -> Option<http::Method> {

@@ -156,6 +156,7 @@ pub fn get(name: &str, url: &str) -> HttpStep {
         checks: Vec::<Check>::new(),
         expected_status: StatusSet::default_expected(),
         timeout: Duration::from_secs(5),
+        stream: None,
     }
 }
 

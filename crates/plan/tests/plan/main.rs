@@ -3,6 +3,7 @@
 //! and profiles (issue #3) are in `load_models`.
 
 mod load_models;
+mod stream;
 
 use std::num::NonZeroU32;
 use std::time::Duration;

@@ -1,0 +1,458 @@
+//! Streamed responses (`stream:` on an `http` step): a sans-I/O scanner fed the body's bytes
+//! as they arrive, with the moment they arrived, that finds the events in them and keeps
+//! their timing. Server-sent events (`text/event-stream`), newline-delimited lines, and
+//! OpenAI-style chat-completion streams (SSE whose `data:` is a JSON chunk) are supported.
+//!
+//! The scanner lives in the VU's session and is reset for each request, so its buffers (a
+//! line cut by a read boundary, an event's data for the `openai` preset, the gaps) are reused:
+//! in steady state scanning allocates nothing, except what `serde_json` needs to read an
+//! `openai` chunk. Events that arrive in the same read share its timestamp; that is when
+//! their bytes became visible to the client.
+
+use serde::Deserialize;
+use stampede_plan::ResponseStream;
+use tokio::time::{Duration, Instant};
+
+/// Gaps kept per response; a longer stream still counts its events and tokens exactly, but
+/// only the first gaps become samples (memory per VU stays bounded).
+const MAX_GAPS: usize = 1 << 20;
+
+/// A line longer than this is not kept whole (an SSE `data:` line of an `openai` chunk never
+/// gets close); it still ends at its line break and still counts.
+const MAX_LINE: usize = 1 << 20;
+
+/// A VU's gap buffers above this capacity are released after the response.
+const RETAINED_GAPS: usize = 64 * 1024;
+
+/// The `data:` of the `openai` preset's last event.
+const DONE: &[u8] = b"[DONE]";
+
+/// Finds the events of one streamed response and remembers when they arrived.
+#[derive(Debug)]
+pub(crate) struct StreamScanner {
+    format: ResponseStream,
+    /// The start of a line whose end has not arrived yet.
+    line: Vec<u8>,
+    /// The line was longer than [`MAX_LINE`]: the rest of it is skipped.
+    line_overflow: bool,
+    /// The last byte was a CR: a LF right after it belongs to the same line break.
+    after_cr: bool,
+    /// SSE: the event being read has had a `data:` field.
+    has_data: bool,
+    /// `openai`: the event's data, lines joined by LF.
+    data: Vec<u8>,
+    /// What was found so far.
+    pub(crate) stats: StreamStats,
+}
+
+/// The timing of one response's events.
+#[derive(Debug, Default)]
+pub(crate) struct StreamStats {
+    /// Events received (SSE events with data, or non-empty lines).
+    pub events: u64,
+    pub first_event: Option<Instant>,
+    last_event: Option<Instant>,
+    /// Time between consecutive events, in order (at most [`MAX_GAPS`]).
+    pub event_gaps: Vec<Duration>,
+    /// `openai`: non-empty content deltas.
+    pub tokens: u64,
+    pub first_token: Option<Instant>,
+    pub last_token: Option<Instant>,
+    /// `openai`: time between consecutive tokens (at most [`MAX_GAPS`]).
+    pub token_gaps: Vec<Duration>,
+}
+
+impl StreamStats {
+    /// `openai`: output tokens per second from the first to the last token, when there were
+    /// at least two tokens apart in time.
+    pub(crate) fn tokens_per_second(&self) -> Option<f64> {
+        let span = self.last_token?.checked_duration_since(self.first_token?)?;
+        (self.tokens >= 2 && !span.is_zero()).then(|| self.tokens as f64 / span.as_secs_f64())
+    }
+}
+
+impl Default for StreamScanner {
+    fn default() -> Self {
+        StreamScanner::new(ResponseStream::Sse)
+    }
+}
+
+impl StreamScanner {
+    pub(crate) fn new(format: ResponseStream) -> Self {
+        StreamScanner {
+            format,
+            line: Vec::new(),
+            line_overflow: false,
+            after_cr: false,
+            has_data: false,
+            data: Vec::new(),
+            stats: StreamStats::default(),
+        }
+    }
+
+    /// Starts a new response in `format`, keeping the buffers' memory (up to a limit).
+    pub(crate) fn reset(&mut self, format: ResponseStream) {
+        self.format = format;
+        self.line.clear();
+        self.line_overflow = false;
+        self.after_cr = false;
+        self.has_data = false;
+        self.data.clear();
+        let stats = &mut self.stats;
+        stats.events = 0;
+        stats.first_event = None;
+        stats.last_event = None;
+        stats.tokens = 0;
+        stats.first_token = None;
+        stats.last_token = None;
+        for gaps in [&mut stats.event_gaps, &mut stats.token_gaps] {
+            gaps.clear();
+            if gaps.capacity() > RETAINED_GAPS {
+                *gaps = Vec::new();
+            }
+        }
+        if self.line.capacity() > MAX_LINE || self.data.capacity() > MAX_LINE {
+            self.line = Vec::new();
+            self.data = Vec::new();
+        }
+    }
+
+    /// Scans body bytes that arrived at `at`.
+    pub(crate) fn feed(&mut self, mut input: &[u8], at: Instant) {
+        if self.after_cr && !input.is_empty() {
+            self.after_cr = false;
+            if input[0] == b'\n' {
+                input = &input[1..];
+            }
+        }
+        while let Some(end) = memchr::memchr2(b'\r', b'\n', input) {
+            if self.line.is_empty() && !self.line_overflow {
+                // The common case: the whole line is in this read, no copy.
+                self.on_line(&input[..end], at);
+            } else {
+                self.append_line(&input[..end]);
+                let line = std::mem::take(&mut self.line);
+                self.on_line(&line, at);
+                self.line = line;
+                self.line.clear();
+                self.line_overflow = false;
+            }
+            let crlf = input[end] == b'\r';
+            input = &input[end + 1..];
+            if crlf {
+                match input.first() {
+                    Some(b'\n') => input = &input[1..],
+                    Some(_) => {}
+                    None => self.after_cr = true,
+                }
+            }
+        }
+        self.append_line(input);
+    }
+
+    /// The body ended at `at`: a last line without a line break is an event of `lines`
+    /// (SSE drops an event that was not ended by a blank line, as browsers do).
+    pub(crate) fn finish(&mut self, at: Instant) {
+        if self.format == ResponseStream::Lines && (!self.line.is_empty() || self.line_overflow) {
+            self.on_event(at);
+        }
+        self.line.clear();
+        self.line_overflow = false;
+    }
+
+    fn append_line(&mut self, bytes: &[u8]) {
+        let room = MAX_LINE.saturating_sub(self.line.len());
+        if bytes.len() > room {
+            self.line_overflow = true;
+        }
+        self.line.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    fn on_line(&mut self, line: &[u8], at: Instant) {
+        if self.format == ResponseStream::Lines {
+            if !line.is_empty() || self.line_overflow {
+                self.on_event(at);
+            }
+            return;
+        }
+        if line.is_empty() {
+            self.dispatch(at);
+            return;
+        }
+        // `:comment` lines are ignored; `field: value` drops one space after the colon.
+        let (field, value) = match memchr::memchr(b':', line) {
+            Some(0) => return,
+            Some(i) => {
+                let value = &line[i + 1..];
+                (&line[..i], value.strip_prefix(b" ").unwrap_or(value))
+            }
+            None => (line, &[][..]),
+        };
+        // `event:`, `id:` and `retry:` do not change what is measured.
+        if field == b"data" {
+            if self.format == ResponseStream::OpenAiChat {
+                if self.has_data {
+                    self.data.push(b'\n');
+                }
+                let room = MAX_LINE.saturating_sub(self.data.len());
+                self.data.extend_from_slice(&value[..value.len().min(room)]);
+            }
+            self.has_data = true;
+        }
+    }
+
+    /// A blank line ends an SSE event; one without data is no event (the SSE standard).
+    fn dispatch(&mut self, at: Instant) {
+        if !std::mem::take(&mut self.has_data) {
+            return;
+        }
+        self.on_event(at);
+        if self.format == ResponseStream::OpenAiChat {
+            if self.data != DONE && has_content(&self.data) {
+                let stats = &mut self.stats;
+                stats.tokens += 1;
+                stats.first_token.get_or_insert(at);
+                if let Some(last) = stats.last_token.replace(at) {
+                    push_gap(&mut stats.token_gaps, at - last);
+                }
+            }
+            self.data.clear();
+        }
+    }
+
+    fn on_event(&mut self, at: Instant) {
+        let stats = &mut self.stats;
+        stats.events += 1;
+        stats.first_event.get_or_insert(at);
+        if let Some(last) = stats.last_event.replace(at) {
+            push_gap(&mut stats.event_gaps, at - last);
+        }
+    }
+}
+
+/// Where a response's body bytes go: the copy kept for checks, the stream scanner, both or
+/// neither (then they are only counted).
+#[derive(Debug)]
+pub(crate) struct BodySink<'a> {
+    pub keep: Option<&'a mut Vec<u8>>,
+    pub stream: Option<&'a mut StreamScanner>,
+}
+
+impl BodySink<'_> {
+    /// Whether every read must be timestamped.
+    pub(crate) fn is_streaming(&self) -> bool {
+        self.stream.is_some()
+    }
+
+    /// Body bytes that arrived at `at`.
+    pub(crate) fn data(&mut self, data: &[u8], at: Instant) {
+        if let Some(body) = self.keep.as_deref_mut() {
+            crate::check::keep_body(body, data);
+        }
+        if let Some(stream) = self.stream.as_deref_mut() {
+            stream.feed(data, at);
+        }
+    }
+
+    /// The body ended at `at`.
+    pub(crate) fn finish(&mut self, at: Instant) {
+        if let Some(stream) = self.stream.as_deref_mut() {
+            stream.finish(at);
+        }
+    }
+}
+
+fn push_gap(gaps: &mut Vec<Duration>, gap: Duration) {
+    if gaps.len() < MAX_GAPS {
+        gaps.push(gap);
+    }
+}
+
+/// Whether an OpenAI chat-completion chunk carries a non-empty `$.choices[0].delta.content`:
+/// one output token, by our definition (a delta is what the server flushed at once, which
+/// for OpenAI-compatible servers is one token; a role-only first delta or a final
+/// `finish_reason` chunk has no content and is no token). Data that is not such JSON is no
+/// token.
+fn has_content(data: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct Chunk<'a> {
+        #[serde(borrow, default)]
+        choices: FirstChoice<'a>,
+    }
+    #[derive(Deserialize, Default)]
+    struct Choice<'a> {
+        #[serde(borrow, default)]
+        delta: Option<Delta<'a>>,
+    }
+    #[derive(Deserialize)]
+    struct Delta<'a> {
+        #[serde(borrow, default)]
+        content: Option<std::borrow::Cow<'a, str>>,
+    }
+    /// The first element of `choices`, read without collecting the others.
+    #[derive(Default)]
+    struct FirstChoice<'a>(Option<Choice<'a>>);
+    impl<'de: 'a, 'a> Deserialize<'de> for FirstChoice<'a> {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+            impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
+                type Value = FirstChoice<'a>;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a list of choices")
+                }
+                fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                    self,
+                    mut seq: A,
+                ) -> Result<Self::Value, A::Error> {
+                    let first = seq.next_element::<Choice<'a>>()?;
+                    while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                    Ok(FirstChoice(first))
+                }
+                fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                    Ok(FirstChoice(None))
+                }
+            }
+            d.deserialize_any(Visit(std::marker::PhantomData))
+        }
+    }
+    serde_json::from_slice::<Chunk<'_>>(data).is_ok_and(|chunk| {
+        chunk.choices.0.and_then(|c| c.delta).and_then(|d| d.content).is_some_and(|c| !c.is_empty())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(content: &str) -> String {
+        format!(
+            "data: {{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":{}}}}}]}}\n\n",
+            serde_json::Value::String(content.into())
+        )
+    }
+
+    /// Feeds `input` in two pieces cut at `cut`, the second arriving 1 s later.
+    fn scan_cut(format: ResponseStream, input: &[u8], cut: usize) -> StreamScanner {
+        let t0 = Instant::now();
+        let mut s = StreamScanner::new(format);
+        s.feed(&input[..cut], t0);
+        s.feed(&input[cut..], t0 + Duration::from_secs(1));
+        s.finish(t0 + Duration::from_secs(1));
+        s
+    }
+
+    fn counts(s: &StreamScanner) -> (u64, u64) {
+        (s.stats.events, s.stats.tokens)
+    }
+
+    #[test]
+    fn sse_events_split_at_every_byte_boundary_count_the_same() {
+        let input = b": a comment\r\nevent: tick\r\nid: 1\r\ndata: one\r\ndata: more\r\n\r\n\
+            retry: 10\nid: 2\n\n\
+            data\rdata: three\r\r\
+            :keepalive\n\n\
+            data: four\n\n\
+            data: never ended";
+        for cut in 0..=input.len() {
+            let s = scan_cut(ResponseStream::Sse, input, cut);
+            // one (two data lines), `data` alone (empty value), four; the `id`-only event and
+            // the comment-only block are no events, the last one never ended.
+            assert_eq!(s.stats.events, 3, "cut at {cut}");
+            assert_eq!(s.stats.event_gaps.len(), 2, "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn an_event_is_timed_when_its_blank_line_arrives() {
+        let input = b"data: a\n\ndata: b\n";
+        let t0 = Instant::now();
+        let mut s = StreamScanner::new(ResponseStream::Sse);
+        s.feed(input, t0);
+        s.feed(b"\n", t0 + Duration::from_millis(250));
+        assert_eq!(s.stats.first_event, Some(t0));
+        assert_eq!(s.stats.event_gaps, [Duration::from_millis(250)]);
+    }
+
+    #[test]
+    fn a_crlf_split_between_reads_is_one_line_break() {
+        let t0 = Instant::now();
+        let mut s = StreamScanner::new(ResponseStream::Sse);
+        s.feed(b"data: x\r", t0);
+        s.feed(b"\n\r", t0);
+        s.feed(b"\n", t0);
+        assert_eq!(s.stats.events, 1, "CR|LF CR|LF is one line and one blank line");
+        s.feed(b"data: y\r\r", t0);
+        assert_eq!(s.stats.events, 2, "bare CRs end lines too");
+    }
+
+    #[test]
+    fn multi_line_data_is_joined_for_the_openai_preset() {
+        let input = b"data: {\"choices\":[{\"delta\":\ndata: {\"content\":\"hi\"}}]}\n\n";
+        for cut in 0..=input.len() {
+            let s = scan_cut(ResponseStream::OpenAiChat, input, cut);
+            assert_eq!(counts(&s), (1, 1), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn openai_streams_count_content_deltas_and_done() {
+        let mut input =
+            String::from("data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\"}}]}\n\n");
+        for token in ["Hello", ",", " \"world\"", ""] {
+            input.push_str(&chunk(token));
+        }
+        input.push_str(": keep-alive\n\n");
+        input.push_str("data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n");
+        input.push_str("data: {\"choices\":[]}\n\n");
+        input.push_str("data: {\"choices\":null}\n\n");
+        input.push_str("data: not json\n\n");
+        input.push_str("data: [DONE]\n\n");
+        let input = input.as_bytes();
+        for cut in 0..=input.len() {
+            let s = scan_cut(ResponseStream::OpenAiChat, input, cut);
+            // role, 4 content chunks (one empty), finish, empty choices, null, not json, [DONE]
+            assert_eq!(counts(&s), (10, 3), "cut at {cut}");
+            let tps = s.stats.tokens_per_second();
+            if s.stats.token_gaps.iter().any(|g| !g.is_zero()) {
+                assert_eq!(tps, Some(3.0), "3 tokens over 1 s, cut at {cut}");
+            } else {
+                assert_eq!(tps, None, "all tokens in one read have no rate, cut at {cut}");
+            }
+        }
+    }
+
+    #[test]
+    fn lines_count_non_empty_lines_and_a_last_unterminated_one() {
+        let input = b"{\"a\":1}\r\n\r\n{\"a\":2}\n{\"a\":3}";
+        for cut in 0..=input.len() {
+            let s = scan_cut(ResponseStream::Lines, input, cut);
+            assert_eq!(s.stats.events, 3, "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn reset_forgets_the_previous_response() {
+        let t0 = Instant::now();
+        let mut s = StreamScanner::new(ResponseStream::OpenAiChat);
+        s.feed(chunk("a").as_bytes(), t0);
+        s.feed(b"data: partial", t0);
+        s.reset(ResponseStream::Sse);
+        s.feed(b"\n\ndata: x\n\n", t0);
+        assert_eq!(counts(&s), (1, 0));
+        assert!(s.stats.token_gaps.is_empty() && s.stats.first_token.is_none());
+    }
+
+    #[test]
+    fn an_overlong_line_still_ends_and_counts() {
+        let mut input = b"data: ".to_vec();
+        input.resize(MAX_LINE + 10, b'x');
+        input.extend_from_slice(b"\n\n");
+        let t0 = Instant::now();
+        let mut s = StreamScanner::new(ResponseStream::OpenAiChat);
+        for piece in input.chunks(4096) {
+            s.feed(piece, t0);
+        }
+        assert_eq!(counts(&s), (1, 0));
+        assert!(s.line.is_empty());
+    }
+}
