@@ -264,6 +264,7 @@ async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
         return Ok(ExitCode::SUCCESS);
     }
     plan.scale(args.vus, args.duration);
+    let grading = plan.grading.clone();
     let engine = build_engine(plan).map_err(Failure::usage)?;
 
     let cancel = CancellationToken::new();
@@ -281,7 +282,7 @@ async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
         d.shutdown().await;
     }
 
-    let summary = summarize(result);
+    let summary = summarize(result, grading_overrides(&grading));
     let context = outputs::ReportContext::new(&summary, baseline.as_ref());
     print!("{}", stampede_report::terminal::render_with(&summary, &context.grade));
     if let Some(c) = &context.comparison {
@@ -395,7 +396,22 @@ fn threshold_result(t: stampede_engine::ThresholdOutcome) -> ThresholdResult {
     }
 }
 
-fn summarize(result: RunResult) -> Summary {
+/// The plan's `grading:` section in the results file's terms.
+fn grading_overrides(g: &stampede_plan::Grading) -> stampede_report::GradingOverrides {
+    stampede_report::GradingOverrides {
+        latency_percentile: g.latency_percentile,
+        latency_ms: g.latency_target.map(|d| d.as_secs_f64() * 1000.0),
+        error_rate: g.error_rate_target,
+        throughput_rps: g.throughput_target,
+        consistency_ratio: g.consistency_target,
+        weight_latency: g.weights.latency,
+        weight_errors: g.weights.errors,
+        weight_throughput: g.weights.throughput,
+        weight_consistency: g.weights.consistency,
+    }
+}
+
+fn summarize(result: RunResult, grading: stampede_report::GradingOverrides) -> Summary {
     let verdict = match &result.interruption {
         Some(Interruption::Cancelled) => Verdict::Interrupted,
         Some(Interruption::ThresholdAbort { .. }) => Verdict::Aborted,
@@ -442,6 +458,7 @@ fn summarize(result: RunResult) -> Summary {
             .collect(),
         max_vus: result.max_vus,
         dropped_samples: result.dropped_samples,
+        grading,
         breaking_point: result.breaking_point.map(|bp| BreakingPointSummary {
             max_passing_rate: bp.max_passing_rate,
             broke_at_secs: bp.broke.map(|(at, _)| at.as_secs_f64()),

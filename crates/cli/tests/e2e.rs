@@ -291,3 +291,37 @@ scenarios:
     assert!(r["metrics"]["http_reqs"]["count"].as_f64().unwrap() > 10.0);
     assert!(r["run"]["duration_secs"].as_f64().unwrap() < 10.0);
 }
+
+#[test]
+fn the_plans_grading_section_reaches_the_results_and_later_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(
+        dir.path(),
+        "graded.yaml",
+        r#"
+target: http://127.0.0.1:9
+vus: 2
+duration: 2s
+flow: [ { http: { name: slow, url: "/health?delay=20ms" } } ]
+thresholds:
+  http_req_duration: ["p(95)<1000"]
+grading:
+  latency_target: 5ms
+  weights: { consistency: 0 }
+"#,
+    );
+    let out = dir.path().join("r.json");
+    let o = run(&["run", plan.to_str().unwrap(), "--demo", "--quiet", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = results(&out);
+    assert_eq!(r["run"]["grading"]["latency_ms"], 5.0);
+    // 20 ms against a 5 ms target (not the 1000 ms threshold): no latency points.
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("latency 0/40"), "{stdout}");
+    // Rendered later from the file, the grade is the same.
+    let md = dir.path().join("r.md");
+    let o = run(&["report", out.to_str().unwrap(), "--markdown", md.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let markdown = std::fs::read_to_string(md).unwrap();
+    assert!(markdown.contains("5.00ms") || markdown.contains("5ms"), "{markdown}");
+}

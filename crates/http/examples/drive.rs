@@ -66,6 +66,7 @@ async fn run(
         thresholds: vec![],
         profiles: vec![],
         profile: None,
+        grading: Default::default(),
     };
     let scenario = Scenario {
         name: "drive".into(),

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::cx::{Cx, EnvLookup, Fields};
 use crate::error::{Diagnostic, Diagnostics};
 use crate::executor::{self, EXECUTOR_KEYS, GRACEFUL_DEFAULT, Layers};
-use crate::model::{Defaults, HttpVersion, Plan, Scenario};
+use crate::model::{Defaults, Grading, GradingWeights, HttpVersion, Plan, Scenario};
 use crate::profile::{self, ScenarioSrc};
 use crate::template::{Template, VarName};
 use crate::users::{self, Declared, Owner};
@@ -17,7 +17,7 @@ use crate::{LoadOptions, step, threshold};
 
 /// The plan's own keys; the top level also takes [`SHORTCUT_KEYS`].
 const PLAN_KEYS: &[&str] =
-    &["name", "target", "defaults", "vars", "user_types", "scenarios", "profiles", "thresholds"];
+    &["name", "target", "defaults", "vars", "user_types", "scenarios", "profiles", "thresholds", "grading"];
 
 /// Keys of the top level that describe the implicit `default` scenario (k6's shortcut, and
 /// Locust's `users` + `spawn_rate`).
@@ -156,6 +156,7 @@ fn plan(cx: &mut Cx, root: &Node, opts: &LoadOptions) -> Option<Plan> {
         Some(node) => threshold::thresholds(cx, node),
         None => Some(Vec::new()),
     };
+    let grading = grading(cx, f.get("grading"));
     let plan_profiles = plan_profiles?;
     Some(Plan {
         name: name?,
@@ -163,6 +164,7 @@ fn plan(cx: &mut Cx, root: &Node, opts: &LoadOptions) -> Option<Plan> {
         defaults: defaults?,
         scenarios: scenarios?,
         thresholds: thresholds?,
+        grading: grading?,
         profiles: profile::listing(&plan_profiles),
         profile: applied?,
     })
@@ -334,6 +336,89 @@ fn defaults(cx: &mut Cx, node: Option<&Node>) -> Option<Defaults> {
         }
     }
     ok.then_some(defaults)
+}
+
+const GRADING_KEYS: &[&str] = &[
+    "latency_percentile",
+    "latency_target",
+    "error_rate_target",
+    "throughput_target",
+    "consistency_target",
+    "weights",
+];
+const WEIGHT_KEYS: &[&str] = &["latency", "errors", "throughput", "consistency"];
+
+/// The `grading:` section.
+fn grading(cx: &mut Cx, node: Option<&Node>) -> Option<Grading> {
+    let mut g = Grading::default();
+    let Some(node) = node else { return Some(g) };
+    let f = cx.fields(node, GRADING_KEYS, "grading")?;
+    let mut ok = true;
+    let mut positive = |cx: &mut Cx, key: &str, what: &str, max: f64| -> Option<f64> {
+        let n = f.get(key)?;
+        match cx.number(n, what) {
+            Some(v) if v > 0.0 && v <= max => Some(v),
+            Some(_) => {
+                cx.expected(n, &format!("{what}, above 0 and at most {max}"));
+                ok = false;
+                None
+            }
+            None => {
+                ok = false;
+                None
+            }
+        }
+    };
+    g.latency_percentile = positive(cx, "latency_percentile", "a percentile such as 95", 100.0);
+    g.throughput_target = positive(cx, "throughput_target", "requests per second", f64::MAX);
+    g.consistency_target = positive(cx, "consistency_target", "a p99/p95 ratio such as 2", f64::MAX);
+    if let Some(n) = f.get("error_rate_target") {
+        // `0.01` or `1%`.
+        let rate = match &n.value {
+            Value::Str(s) if s.trim_end().ends_with('%') => {
+                s.trim_end().trim_end_matches('%').trim().parse::<f64>().ok().map(|p| p / 100.0)
+            }
+            _ => cx.number(n, "a fraction such as 0.01, or a percentage such as 1%"),
+        };
+        match rate {
+            Some(r) if (0.0..=1.0).contains(&r) => g.error_rate_target = Some(r),
+            _ => {
+                cx.expected(n, "a fraction from 0 to 1 (0.01) or a percentage (1%)");
+                ok = false;
+            }
+        }
+    }
+    if let Some(n) = f.get("latency_target") {
+        match cx.positive_duration(n) {
+            Some(d) => g.latency_target = Some(d),
+            None => ok = false,
+        }
+    }
+    if let Some(n) = f.get("weights") {
+        match cx.fields(n, WEIGHT_KEYS, "grading weights") {
+            Some(w) => {
+                let mut weight = |key: &str| -> Option<f64> {
+                    let n = w.get(key)?;
+                    match cx.number(n, "a weight") {
+                        Some(v) if v >= 0.0 && v.is_finite() => Some(v),
+                        _ => {
+                            cx.expected(n, "a weight of 0 or more");
+                            ok = false;
+                            None
+                        }
+                    }
+                };
+                g.weights = GradingWeights {
+                    latency: weight("latency"),
+                    errors: weight("errors"),
+                    throughput: weight("throughput"),
+                    consistency: weight("consistency"),
+                };
+            }
+            None => ok = false,
+        }
+    }
+    ok.then_some(g)
 }
 
 /// One scenario, from its own mapping or from the plan's top level (k6's shortcut).

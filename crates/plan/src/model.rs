@@ -70,6 +70,7 @@ impl Plan {
             thresholds: Vec::new(),
             profiles: crate::profile::builtin_profiles(),
             profile: None,
+            grading: Grading::default(),
         })
     }
 }
@@ -92,6 +93,41 @@ pub struct Plan {
     pub profiles: Vec<ProfileInfo>,
     /// The profile applied at load time (`--profile`), if any.
     pub profile: Option<String>,
+    /// The `grading:` section: targets and weights of the 0–100 score, each overriding what
+    /// would otherwise come from the thresholds or the defaults.
+    pub grading: Grading,
+}
+
+/// The plan's `grading:` section. Every field is optional: an absent one falls back to the
+/// thresholds (`http_req_duration: p(95)<X` …) and then to stampede's defaults.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Grading {
+    /// Which percentile of `http_req_duration` is graded (`latency_percentile: 95`).
+    pub latency_percentile: Option<f64>,
+    /// Latency target (`latency_target: 300ms`).
+    pub latency_target: Option<Duration>,
+    /// Error-rate target as a fraction (`error_rate_target: 0.01` or `1%`).
+    pub error_rate_target: Option<f64>,
+    /// Throughput target in requests per second (`throughput_target: 100`).
+    pub throughput_target: Option<f64>,
+    /// Largest p99/p95 that earns full points (`consistency_target: 2`).
+    pub consistency_target: Option<f64>,
+    /// Component weights (`weights: { latency: 40, errors: 30, throughput: 20, consistency: 10 }`),
+    /// any subset.
+    pub weights: GradingWeights,
+}
+
+/// Weights of the grade's components; absent ones keep their defaults.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct GradingWeights {
+    /// Latency against its target.
+    pub latency: Option<f64>,
+    /// Error rate against its target.
+    pub errors: Option<f64>,
+    /// Throughput against its target.
+    pub throughput: Option<f64>,
+    /// Consistency (p99/p95).
+    pub consistency: Option<f64>,
 }
 
 /// A named load profile (`--profile NAME`), as `--list-profiles` shows it.

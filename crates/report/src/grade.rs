@@ -162,8 +162,65 @@ impl GradingConfig {
 
     /// [`GradingConfig::from_thresholds`] of a summary's thresholds.
     pub fn for_summary(summary: &Summary) -> GradingConfig {
-        GradingConfig::from_thresholds(&summary.thresholds)
+        let mut config = GradingConfig::from_thresholds(&summary.thresholds);
+        config.apply(&summary.run.grading);
+        config
     }
+
+    /// Applies the plan's `grading:` section: what it sets wins over thresholds and defaults.
+    pub fn apply(&mut self, o: &GradingOverrides) {
+        if let Some(p) = o.latency_percentile {
+            self.latency_percentile = p;
+        }
+        if let Some(v) = o.latency_ms {
+            self.latency_ms = Target::config(v);
+        }
+        if let Some(v) = o.error_rate {
+            self.error_rate = Target::config(v);
+        }
+        if let Some(v) = o.throughput_rps {
+            self.throughput_rps = Some(Target::config(v));
+        }
+        if let Some(v) = o.consistency_ratio {
+            self.consistency_ratio = Target::config(v);
+        }
+        let w = &mut self.weights;
+        for (slot, value) in [
+            (&mut w.latency, o.weight_latency),
+            (&mut w.errors, o.weight_errors),
+            (&mut w.throughput, o.weight_throughput),
+            (&mut w.consistency, o.weight_consistency),
+        ] {
+            if let Some(v) = value {
+                *slot = v;
+            }
+        }
+    }
+}
+
+/// The plan's `grading:` section as the results file keeps it, so a report rendered later
+/// grades the run the same way. Absent fields fall back to thresholds, then defaults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GradingOverrides {
+    /// Percentile of `http_req_duration` graded.
+    pub latency_percentile: Option<f64>,
+    /// Latency target, ms.
+    pub latency_ms: Option<f64>,
+    /// Error-rate target, a fraction.
+    pub error_rate: Option<f64>,
+    /// Throughput target, req/s.
+    pub throughput_rps: Option<f64>,
+    /// Consistency target, p99/p95.
+    pub consistency_ratio: Option<f64>,
+    /// Weight of latency.
+    pub weight_latency: Option<f64>,
+    /// Weight of errors.
+    pub weight_errors: Option<f64>,
+    /// Weight of throughput.
+    pub weight_throughput: Option<f64>,
+    /// Weight of consistency.
+    pub weight_consistency: Option<f64>,
 }
 
 /// A grade band.

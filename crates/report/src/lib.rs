@@ -31,7 +31,7 @@ pub mod terminal;
 pub use charts::render_charts;
 pub use compare::{CompareOptions, Comparison, compare};
 pub use format::{format_bytes, format_ms};
-pub use grade::{Grade, GradingConfig, grade};
+pub use grade::{Grade, GradingConfig, GradingOverrides, grade};
 pub use html::{HtmlExtras, render_html};
 pub use summary::{
     BreakingPointSummary, CheckResult, ErrorCount, RequestStats, RunInfo, SCHEMA_VERSION, ScenarioSummary,

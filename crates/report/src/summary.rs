@@ -191,6 +191,9 @@ pub struct RunInfo {
     /// What a breakpoint scenario found, if the plan had one.
     #[serde(default)]
     pub breaking_point: Option<BreakingPointSummary>,
+    /// The plan's `grading:` section.
+    #[serde(default)]
+    pub grading: crate::grade::GradingOverrides,
 }
 
 /// Tool identification in the results file.
@@ -227,6 +230,8 @@ pub struct SummaryInput {
     pub dropped_samples: u64,
     /// Breakpoint result.
     pub breaking_point: Option<BreakingPointSummary>,
+    /// The plan's `grading:` section.
+    pub grading: crate::grade::GradingOverrides,
 }
 
 /// The whole results file.
@@ -276,6 +281,7 @@ impl Summary {
                 max_vus: input.max_vus,
                 dropped_samples: input.dropped_samples,
                 breaking_point: input.breaking_point,
+                grading: input.grading,
             },
             thresholds: input.thresholds,
             checks,

@@ -87,6 +87,7 @@ fn build(shape: Shape<'_>) -> Summary {
         max_vus: shape.seconds.iter().map(|s| s.vus as u64).max().unwrap_or(0),
         dropped_samples: 0,
         breaking_point: None,
+        grading: Default::default(),
     })
 }
 

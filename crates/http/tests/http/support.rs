@@ -69,6 +69,7 @@ impl Harness {
             thresholds: vec![],
             profiles: vec![],
             profile: None,
+            grading: Default::default(),
         };
         Harness {
             registry,

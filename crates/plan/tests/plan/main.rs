@@ -679,3 +679,46 @@ thresholds:
     assert!(errs[15].contains("invalid threshold `rate>`"), "{errs:#?}");
     assert!(errs[10].ends_with("pause with `- think: 1s`"), "{errs:#?}");
 }
+
+#[test]
+fn grading_section_overrides_targets_and_weights() {
+    let plan = ok(r#"
+target: http://127.0.0.1:9
+vus: 1
+duration: 1s
+flow: [ { http: { url: /health } } ]
+grading:
+  latency_percentile: 99
+  latency_target: 250ms
+  error_rate_target: 2%
+  throughput_target: 50
+  consistency_target: 3
+  weights: { latency: 50, throughput: 0 }
+"#);
+    let g = &plan.grading;
+    assert_eq!(g.latency_percentile, Some(99.0));
+    assert_eq!(g.latency_target, Some(std::time::Duration::from_millis(250)));
+    assert_eq!(g.error_rate_target, Some(0.02));
+    assert_eq!(g.throughput_target, Some(50.0));
+    assert_eq!(g.consistency_target, Some(3.0));
+    assert_eq!((g.weights.latency, g.weights.errors, g.weights.throughput), (Some(50.0), None, Some(0.0)));
+    assert_eq!(
+        ok("target: http://127.0.0.1:9\nvus: 1\nduration: 1s\nflow: [ { http: { url: /h } } ]\n").grading,
+        Default::default()
+    );
+}
+
+#[test]
+fn grading_mistakes_are_positioned() {
+    let src = "target: http://127.0.0.1:9\nvus: 1\nduration: 1s\nflow: [ { http: { url: /h } } ]\ngrading:\n  latency_percentile: 120\n  error_rate_target: 7\n  weights: { latency: -1, speed: 2 }\n  latency_targ: 1s\n";
+    let errs = errors(src);
+    assert_eq!(errs.len(), 5, "{errs:#?}");
+    assert!(errs.iter().any(|e| e.starts_with("6:23:") && e.contains("percentile")), "{errs:#?}");
+    assert!(errs.iter().any(|e| e.starts_with("7:22:") && e.contains("fraction")), "{errs:#?}");
+    assert!(errs.iter().any(|e| e.starts_with("8:23:") && e.contains("weight")), "{errs:#?}");
+    assert!(errs.iter().any(|e| e.starts_with("8:27:") && e.contains("speed")), "{errs:#?}");
+    assert!(
+        errs.iter().any(|e| e.starts_with("9:3:") && e.contains("did you mean `latency_target`")),
+        "{errs:#?}"
+    );
+}
