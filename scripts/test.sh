@@ -37,4 +37,16 @@ history_dir="$(mktemp -d)"
 trap 'rm -rf "$history_dir"' EXIT
 export STAMPEDE_HISTORY_DB="${STAMPEDE_HISTORY_DB:-$history_dir/history.db}"
 
-cargo test --workspace --locked "$@"
+# Every test binary prints its own "test result" line; the last of them may be a crate's
+# (empty) doc tests, so close with the totals of the whole run.
+log="$(mktemp)"
+trap 'rm -rf "$history_dir" "$log"' EXIT
+status=0
+cargo test --workspace --locked "$@" 2>&1 | tee "$log" || status=$?
+awk '/^test result:/ {
+  for (i = 1; i <= NF; i++) {
+    if ($(i + 1) ~ /^passed/) p += $i
+    if ($(i + 1) ~ /^failed/) f += $i
+  }
+} END { printf "\n%d passed, %d failed\n", p, f }' "$log"
+exit "$status"
