@@ -4,35 +4,11 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stampede"))
-        .args(args)
-        .arg("--no-history")
-        .stdin(Stdio::null())
-        .output()
-        .expect("binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "--- stdout\n{}\n--- stderr\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn results(path: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(path).expect("results file written");
-    serde_json::from_str(&text).expect("results file is JSON")
-}
-
-fn metric(r: &serde_json::Value, key: &str, stat: &str) -> f64 {
-    r["metrics"][key][stat].as_f64().unwrap_or_else(|| panic!("no {key}.{stat} in {}", r["metrics"]))
-}
+use super::support::{metric, results, run_no_history as run, text};
 
 fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/websocket.yaml")

@@ -2,42 +2,15 @@
 //! checking exit codes, the terminal summary and the results file.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_stampede"))
-}
+use super::support::{bin, example, run, text, valid_results as results};
 
 fn write_plan(dir: &Path, name: &str, yaml: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, yaml).unwrap();
     path
-}
-
-fn run(args: &[&str]) -> Output {
-    bin().args(args).stdin(Stdio::null()).output().expect("binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "--- stdout\n{}\n--- stderr\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn results(path: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(path).expect("results file written");
-    let value: serde_json::Value = serde_json::from_str(&text).expect("results file is JSON");
-    let schema_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas/results.v1.json");
-    let schema: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
-    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
-    let errors: Vec<String> =
-        validator.iter_errors(&value).map(|e| format!("{} at {}", e, e.instance_path)).collect();
-    assert!(errors.is_empty(), "results file does not match its schema:\n{}", errors.join("\n"));
-    value
 }
 
 const PASSING: &str = r#"
@@ -192,7 +165,7 @@ fn bad_plan_exits_2_naming_every_mistake() {
 
 #[test]
 fn validate_accepts_the_quickstart() {
-    let quickstart = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/quickstart.yaml");
+    let quickstart = example("quickstart.yaml");
     let o = run(&["validate", quickstart.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(
@@ -232,7 +205,7 @@ fn quick_url_mode_runs_against_the_demo() {
 
 #[test]
 fn quickstart_scales_down_with_vus_and_duration() {
-    let quickstart = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/quickstart.yaml");
+    let quickstart = example("quickstart.yaml");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("r.json");
     let started = Instant::now();

@@ -10,28 +10,14 @@
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use stampede_metrics::MetricKind;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_stampede"))
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "--- stdout\n{}\n--- stderr\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
-}
+use super::support::{bin, repo, results, text};
 
 fn schema_json() -> Value {
     serde_json::from_str(&std::fs::read_to_string(repo("schemas/plan.v1.json")).unwrap()).unwrap()
@@ -891,10 +877,6 @@ fn the_demo_serves_an_openapi_document_that_matches_what_it_does() {
 
 // ---------------------------------------------------------------------------------------
 // Imports that run
-
-fn results(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).expect("results file written")).unwrap()
-}
 
 fn assert_no_failed_checks(r: &Value, o: &Output) {
     let checks = r["checks"].as_array().unwrap();

@@ -11,6 +11,8 @@ use std::process::{Command, Output, Stdio};
 use stampede_report::Summary;
 use stampede_store::{ListFilter, Store, content_hash};
 
+use super::support::text;
+
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../report/tests/fixtures").join(name)
 }
@@ -23,14 +25,6 @@ fn stampede(dir: &Path, args: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "--- stdout\n{}\n--- stderr\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn stdout(o: &Output) -> String {

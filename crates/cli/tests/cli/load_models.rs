@@ -3,21 +3,11 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Child, Output, Stdio};
 use std::time::Duration;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_stampede"))
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "--- stdout\n{}\n--- stderr\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use super::support::{bin, example, text};
 
 fn run_plan(dir: &Path, yaml: &str, extra: &[&str]) -> (Output, serde_json::Value) {
     let plan = dir.join("plan.yaml");
@@ -179,10 +169,6 @@ thresholds:
     assert!(bp["breaking_rate"].as_f64().unwrap() >= max_passing);
     assert_eq!(bp["evidence"][0]["metric"], "dropped_iterations");
     assert!(String::from_utf8_lossy(&o.stdout).contains("BREAKING POINT"));
-}
-
-fn example(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(name)
 }
 
 #[test]

@@ -1,0 +1,11 @@
+//! The `stampede` binary end to end: one integration-test binary (modules per area) sharing
+//! the helpers in `support`.
+
+mod support;
+
+mod e2e;
+mod load_models;
+mod reports;
+mod stream;
+mod tooling;
+mod ws;
