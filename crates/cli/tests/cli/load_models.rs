@@ -173,7 +173,13 @@ thresholds:
 
 #[test]
 fn seed_examples_run_against_the_demo_scaled_down() {
-    for name in ["seven-stages.yaml", "user-types.yaml", "weighted-tasks.yaml", "locust-profiles.yaml"] {
+    for name in [
+        "seven-stages.yaml",
+        "user-types.yaml",
+        "weighted-tasks.yaml",
+        "locust-profiles.yaml",
+        "mixed-protocols.yaml",
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("r.json");
         let o = bin()
