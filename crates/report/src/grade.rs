@@ -419,17 +419,26 @@ struct Facts {
 
 impl Facts {
     fn of(s: &Summary, config: &GradingConfig) -> Facts {
-        let requests = s.value("http_reqs", "count").unwrap_or(0.0);
-        let failures = s.value("http_req_failed", "passes").unwrap_or(0.0);
+        // HTTP when the run made requests; a WebSocket-only run is graded on its messages:
+        // messages sent, `ws_failed`, and the round trip of correlated replies.
+        let (count, failed, latency) = if s.value("http_reqs", "count").unwrap_or(0.0) > 0.0 {
+            ("http_reqs", "http_req_failed", "http_req_duration")
+        } else if s.value("ws_msgs_sent", "count").unwrap_or(0.0) > 0.0 {
+            ("ws_msgs_sent", "ws_failed", "ws_msg_rtt")
+        } else {
+            ("http_reqs", "http_req_failed", "http_req_duration")
+        };
+        let requests = s.value(count, "count").unwrap_or(0.0);
+        let failures = s.value(failed, "passes").unwrap_or(0.0);
         let rps = (s.run.duration_secs > 0.0 && requests > 0.0).then(|| requests / s.run.duration_secs);
         Facts {
             requests,
             failures,
-            error_rate: s.snapshot.stat("http_req_failed", Stat::Rate),
+            error_rate: s.snapshot.stat(failed, Stat::Rate),
             rps,
-            latency: s.snapshot.percentile("http_req_duration", config.latency_percentile),
-            p95: s.snapshot.percentile("http_req_duration", 95.0),
-            p99: s.snapshot.percentile("http_req_duration", 99.0),
+            latency: s.snapshot.percentile(latency, config.latency_percentile),
+            p95: s.snapshot.percentile(latency, 95.0),
+            p99: s.snapshot.percentile(latency, 99.0),
         }
     }
 

@@ -440,12 +440,16 @@ fn by_name<'a>(snapshot: &'a Snapshot, metric: &str, name: &str) -> Option<&'a M
 fn error_table(snapshot: &Snapshot) -> Vec<ErrorCount> {
     let mut counts: BTreeMap<(String, String), u64> = BTreeMap::new();
     for tc in &snapshot.tag_counts {
-        if tc.metric != "http_reqs" {
-            continue;
-        }
-        if let Some(kind) = tc.tags.get("error") {
+        // Every failed request is an `http_reqs` sample with an `error` tag; a failed
+        // WebSocket action is a `ws_failed` pass with one.
+        let failed = match tc.metric.as_str() {
+            "http_reqs" => tc.count.unwrap_or(0.0) as u64,
+            "ws_failed" => tc.passes.unwrap_or(0),
+            _ => continue,
+        };
+        if let Some(kind) = tc.tags.get("error").filter(|_| failed > 0) {
             let name = tc.tags.get("name").cloned().unwrap_or_default();
-            *counts.entry((kind.clone(), name)).or_default() += tc.count.unwrap_or(0.0) as u64;
+            *counts.entry((kind.clone(), name)).or_default() += failed;
         }
     }
     let mut rows: Vec<ErrorCount> =

@@ -3,7 +3,7 @@
 //! not written in Rust (an echo server on the Python `websockets` package, from PyPI).
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::support::{metric, results, run_no_history as run, text};
 
 fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/websocket.yaml")
+    super::support::example("websocket.yaml")
 }
 
 #[test]
@@ -36,6 +36,9 @@ fn the_websocket_example_passes_against_the_demo_and_reports_ws_metrics() {
     ] {
         assert!(stdout.contains(needle), "summary lacks {needle:?}:\n{stdout}");
     }
+    // A WebSocket-only run is graded on its messages (round trip, ws_failed), not as a run
+    // without requests.
+    assert!(stdout.contains("grade A"), "{stdout}");
     let r = results(&out);
     assert_eq!(r["run"]["verdict"], "passed");
     // The chat replies wait `?delay=20ms`, and the round trip is measured from the send.
@@ -89,6 +92,38 @@ thresholds:
     assert_eq!(metric(&r, "ws_msg_rtt", "count"), 6.0);
     assert!(metric(&r, "ws_msg_rtt", "min") >= 40.0, "the delay is inside the round trip");
     assert_eq!(r["metrics"]["ws_failed"]["thresholds"]["rate<0.01"]["ok"], true);
+}
+
+#[test]
+fn websocket_failures_are_in_the_errors_by_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("timeouts.yaml");
+    std::fs::write(
+        &plan,
+        r#"
+target: http://127.0.0.1:9
+scenarios:
+  s:
+    executor: per-vu-iterations
+    vus: 1
+    iterations: 2
+    flow:
+      - ws: { name: echo, connect: /ws/echo, keep_open: true }
+      - ws: { name: echo, send: "ping" }
+      - ws: { name: echo, receive: { match: { contains: never }, timeout: 200ms } }
+"#,
+    )
+    .unwrap();
+    let out = dir.path().join("r.json");
+    let o = run(&["run", plan.to_str().unwrap(), "--demo", "--quiet", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = results(&out);
+    let errors = r["errors"].as_array().unwrap();
+    assert!(
+        errors.iter().any(|e| e["kind"] == "timeout" && e["name"] == "echo" && e["count"] == 2),
+        "{errors:?}"
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("ERRORS"));
 }
 
 /// An echo server on the Python `websockets` package: prints its port, then one line per
