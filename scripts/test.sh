@@ -26,6 +26,10 @@ export STAMPEDE_REQUIRE_CHROMIUM=1
 python3 -c 'import junitparser' 2>/dev/null || python3 -m pip install --quiet junitparser
 # WebSocket interop runs against an echo server on Python's websockets (crates/cli/tests/ws.rs).
 python3 -c 'import websockets.asyncio.server' 2>/dev/null || python3 -m pip install --quiet 'websockets>=13'
+# gRPC interop runs against a Python grpcio server, called through reflection only
+# (crates/grpc/tests/interop.rs).
+python3 -c 'import grpc, grpc_reflection, grpc_health' 2>/dev/null \
+  || python3 -m pip install --quiet grpcio grpcio-reflection grpcio-health-checking
 # `stampede import har` is tested on a HAR recorded by the Chromium above, driven by Playwright
 # (crates/cli/tests/tooling.rs); its bundled driver is used, never its browser downloads.
 python3 -c 'import playwright.sync_api' 2>/dev/null || python3 -m pip install --quiet playwright

@@ -233,6 +233,7 @@ fn build_engine(plan: Plan) -> anyhow::Result<stampede_engine::Engine> {
     Ok(EngineBuilder::new(plan)
         .protocol(Arc::new(stampede_http::HttpProtocol::new()))
         .protocol(Arc::new(stampede_ws::WsProtocol::new()))
+        .protocol(Arc::new(stampede_grpc::GrpcProtocol::new()))
         .build()?)
 }
 
@@ -258,7 +259,10 @@ async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
         None
     };
     let target = args.target.clone().or_else(|| demo.as_ref().map(|d| d.base_url()));
-    let mut plan = load_plan(&args, target)?;
+    // `--demo` also tells the plan where the demo's gRPC services listen: the variable
+    // `demo_grpc` (`host:port`), which a plan declares with its own default under `vars:`.
+    let demo_grpc = demo.as_ref().map(|d| d.grpc_addr().to_string());
+    let mut plan = load_plan(&args, target, demo_grpc)?;
     if args.list_profiles {
         print!("{}", list_profiles(&plan));
         return Ok(ExitCode::SUCCESS);
@@ -307,15 +311,15 @@ async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
     Ok(ExitCode::from(summary.run.verdict.exit_code() as u8))
 }
 
-fn load_plan(args: &RunArgs, target: Option<String>) -> Result<Plan, Failure> {
+fn load_plan(args: &RunArgs, target: Option<String>, demo_grpc: Option<String>) -> Result<Plan, Failure> {
     match (&args.plan, &args.url) {
         (Some(path), _) => {
-            let opts = LoadOptions {
-                vars: args.vars.clone(),
-                target,
-                profile: args.profile.clone(),
-                peak: args.peak,
-            };
+            let mut vars = args.vars.clone();
+            // An explicit `-e demo_grpc=...` wins over the demo's address.
+            if let Some(addr) = demo_grpc.filter(|_| !vars.iter().any(|(k, _)| k == "demo_grpc")) {
+                vars.insert(0, ("demo_grpc".to_string(), addr));
+            }
+            let opts = LoadOptions { vars, target, profile: args.profile.clone(), peak: args.peak };
             stampede_plan::load(path, &opts).map_err(Failure::usage)
         }
         (None, Some(url)) => {

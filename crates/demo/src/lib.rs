@@ -33,6 +33,7 @@ mod auth;
 mod catalog;
 mod clock;
 mod config;
+mod grpc;
 mod limiter;
 mod openapi;
 mod sse;
@@ -66,8 +67,10 @@ pub fn router(config: DemoConfig) -> axum::Router {
 #[derive(Debug)]
 pub struct DemoServer {
     addr: SocketAddr,
+    grpc_addr: SocketAddr,
     shared: Arc<app::Shared>,
     task: Option<JoinHandle<io::Result<()>>>,
+    grpc_task: Option<JoinHandle<()>>,
 }
 
 impl DemoServer {
@@ -83,7 +86,10 @@ impl DemoServer {
         let service = app::build(shared.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let serve = axum::serve(listener, service).with_graceful_shutdown(shared.shutdown_signal());
         let task = tokio::spawn(serve.into_future());
-        Ok(DemoServer { addr, shared, task: Some(task) })
+        // gRPC gets a port of its own on the same interface (plaintext HTTP/2).
+        let (grpc_addr, grpc_task) =
+            grpc::start(SocketAddr::new(addr.ip(), 0), shared.shutdown_signal()).await?;
+        Ok(DemoServer { addr, grpc_addr, shared, task: Some(task), grpc_task: Some(grpc_task) })
     }
 
     /// The address the server listens on, with the port it was given.
@@ -104,6 +110,19 @@ impl DemoServer {
         format!("http://{addr}")
     }
 
+    /// The address of the gRPC services (`speech.v1.Speech`, `llm.v1.Generate`, health and
+    /// reflection), as `host:port` with a wildcard bind replaced by loopback.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        let mut addr = self.grpc_addr;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(match addr {
+                SocketAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        addr
+    }
+
     /// What the WebSocket endpoints have seen so far.
     pub fn ws_stats(&self) -> WsStats {
         self.shared.ws_counters().snapshot()
@@ -114,6 +133,11 @@ impl DemoServer {
     pub async fn shutdown(mut self) {
         self.shared.begin_shutdown();
         if let Some(mut task) = self.task.take() {
+            if tokio::time::timeout(DRAIN_TIMEOUT, &mut task).await.is_err() {
+                task.abort();
+            }
+        }
+        if let Some(mut task) = self.grpc_task.take() {
             if tokio::time::timeout(DRAIN_TIMEOUT, &mut task).await.is_err() {
                 task.abort();
             }

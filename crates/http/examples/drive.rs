@@ -86,6 +86,8 @@ async fn run(
         expected_status: StatusSet::default_expected(),
         timeout: Duration::from_secs(5),
         stream: None,
+        checks_fail_request: false,
+        extract: vec![],
     }));
     let protocol = HttpProtocol::new();
     let cx = CompileContext { plan: &plan, scenario: &scenario, registry: &registry, slot: SessionSlot(0) };

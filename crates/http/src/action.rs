@@ -10,15 +10,17 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, Version};
 use http_body_util::{BodyExt, Full};
 use rustls::pki_types::ServerName;
 use stampede_metrics::builtin;
-use stampede_plan::{Body, Check, HttpStep, ResponseStream, StatusSet};
+use stampede_plan::{Body, Check, Extract, HttpStep, ResponseStream, StatusSet};
 use stampede_proto::{
     Action, BoxFuture, CompileContext, FailureKind, Recorder, SessionSlot, StepOutcome, Vu,
 };
 use tokio::time::{Duration, Instant, Sleep};
 
 use crate::Error;
-use crate::check;
+use crate::check::{self, Response};
 use crate::conn::{ConnPool, H2Conn, Link, Origin, ReqBody, Scheme};
+use crate::cookie::{CookieJar, Destination};
+use crate::extract;
 use crate::failure::{AttemptFailure, Progress, classify_hyper};
 use crate::h1::H1Request;
 use crate::stream::{BodySink, StreamScanner, StreamStats};
@@ -48,6 +50,16 @@ pub(crate) struct HttpSession {
     /// registered tokio timer later is one atomic operation, where a fresh timer per request
     /// takes the timer driver's lock to register and again to cancel.
     timer: Option<Pin<Box<Sleep>>>,
+    /// The response's header fields, when a check, an extraction or the jar reads them.
+    head: Vec<u8>,
+    /// The VU's cookies (`defaults.cookies`, on by default).
+    jar: CookieJar,
+    /// A request head with the jar's `cookie` field, rebuilt per request that sends cookies.
+    request_head: Vec<u8>,
+    /// Which checks (then extractions) passed, for the request at hand.
+    passed: Vec<bool>,
+    /// Formats extracted values.
+    scratch: String,
 }
 
 /// A compiled HTTP step: everything a request needs, computed once at plan load.
@@ -65,7 +77,19 @@ pub(crate) struct HttpAction {
     headers_h2: HeaderMap,
     body: Bytes,
     checks: Vec<Check>,
+    /// The `check` tag of each check, then `extract <name>` for each extraction.
+    check_names: Vec<String>,
     keep_body: bool,
+    /// Keep the response's header fields (header checks and extractions, the cookie jar).
+    keep_head: bool,
+    /// A failed check fails the request.
+    checks_fail_request: bool,
+    extract: Vec<Extract>,
+    /// Use the VU's cookie jar, and empty it at each new iteration if `.1`.
+    cookies: Option<bool>,
+    /// Host (lowercase) and path the jar matches cookies against.
+    cookie_host: String,
+    cookie_path: String,
     expected: StatusSet,
     timeout: Duration,
     /// Read the body as a stream of events.
@@ -133,6 +157,8 @@ impl HttpAction {
             headers_h2.remove(HeaderName::from_static(name));
         }
 
+        let cookie_host = uri.host().unwrap_or("").to_ascii_lowercase();
+        let cookie_path = uri.path().to_string();
         Ok(HttpAction {
             index: env.index,
             slot: cx.slot,
@@ -143,8 +169,23 @@ impl HttpAction {
             uri_absolute: uri,
             headers_h2,
             body,
-            keep_body: step.checks.iter().any(|c| c.kind.needs_body()),
+            keep_body: step.checks.iter().any(|c| c.kind.needs_body())
+                || step.extract.iter().any(|e| e.source.needs_body()),
+            keep_head: defaults.cookies
+                || step.checks.iter().any(|c| c.kind.needs_headers())
+                || step.extract.iter().any(|e| !e.source.needs_body()),
+            check_names: step
+                .checks
+                .iter()
+                .map(|c| c.name.clone())
+                .chain(step.extract.iter().map(|e| format!("extract {}", e.name)))
+                .collect(),
             checks: step.checks.clone(),
+            checks_fail_request: step.checks_fail_request,
+            extract: step.extract.clone(),
+            cookies: defaults.cookies.then_some(defaults.reset_cookies_each_iteration),
+            cookie_host,
+            cookie_path,
             expected: step.expected_status.clone(),
             timeout: step.timeout,
             stream: step.stream,
@@ -154,23 +195,31 @@ impl HttpAction {
 
     /// The HTTP/2 request for one attempt. Cloning the compiled parts is cheap
     /// (reference-counted bytes) except the header map, which hyper takes by value.
-    fn request_h2(&self) -> Request<ReqBody> {
+    fn request_h2(&self, cookie: Option<&[u8]>) -> Request<ReqBody> {
         let mut req = Request::new(Full::new(self.body.clone()));
         *req.method_mut() = self.method.clone();
         *req.version_mut() = Version::HTTP_2;
         *req.uri_mut() = self.uri_absolute.clone();
         *req.headers_mut() = self.headers_h2.clone();
+        if let Some(value) = cookie.and_then(|c| HeaderValue::from_bytes(c).ok()) {
+            req.headers_mut().append(http::header::COOKIE, value);
+        }
         req
     }
 
     async fn run_once(&self, vu: &mut Vu) -> StepOutcome {
         let start = Instant::now();
+        // Taken out for the request (a move, no allocation), so that extraction can set
+        // variables while the session is borrowed; put back at the end.
+        let mut vars = std::mem::take(&mut vu.vars);
+        let iteration = vu.iteration;
         // Cheap reference-count bumps, so the session can be borrowed alongside.
         let identity = vu.identity().tags.clone();
         let group = vu.group.clone();
         let scheduled_at = vu.scheduled_at;
         let (session, recorder) = vu.session_and_recorder(self.slot, HttpSession::default);
-        let HttpSession { pool, body, tags, stream, timer } = session;
+        let HttpSession { pool, body, tags, stream, timer, head, jar, request_head, passed, scratch } =
+            session;
 
         // A timeout too large to add is as good as none (tokio's own `timeout` does the same).
         let deadline = start.checked_add(self.timeout).unwrap_or_else(|| start + FAR_FUTURE);
@@ -190,7 +239,30 @@ impl HttpAction {
             }
             None => None,
         };
-        let exchange = Exchange { pool: &mut *pool, body: &mut *body, stream: scanner, t: &mut t };
+        head.clear();
+        let secure = self.uri_absolute.scheme() == Some(&UriScheme::HTTPS);
+        let destination = Destination { host: &self.cookie_host, path: &self.cookie_path, secure };
+        let cookie = match self.cookies {
+            Some(reset) => {
+                if reset {
+                    jar.reset_on_new_iteration(iteration);
+                }
+                jar.header_for(destination, std::time::SystemTime::now())
+            }
+            None => None,
+        };
+        let h1_head = cookie.map(|value| {
+            self.h1.head_with_field(b"cookie", value, request_head);
+            &request_head[..]
+        });
+        let exchange = Exchange {
+            pool: &mut *pool,
+            body: &mut *body,
+            head: self.keep_head.then_some(&mut *head),
+            stream: scanner,
+            t: &mut t,
+            request: (h1_head, cookie),
+        };
         let finished = tokio::select! {
             biased;
             result = self.exchange(exchange) => Some(result),
@@ -207,18 +279,33 @@ impl HttpAction {
         let end = Instant::now();
         t.finish(end);
 
-        let (status, failure) = match result {
+        let (status, mut failure) = match result {
             Ok(status) if self.expected.contains(status) => (Some(status), None),
             Ok(status) => (Some(status), Some(FailureKind::Status(status))),
             Err(kind) => (None, Some(kind)),
         };
         let kept: &[u8] = if status.is_some() { body } else { &[] };
+        let kept_head: &[u8] = if status.is_some() { head } else { &[] };
+        if status.is_some() && self.cookies.is_some() {
+            let now = std::time::SystemTime::now();
+            for (_, value) in check::fields(kept_head).filter(|(n, _)| n.eq_ignore_ascii_case(b"set-cookie"))
+            {
+                jar.store(value, destination, now);
+            }
+        }
+        let mut response = Response::new(status, kept_head, kept, t.duration());
+        passed.clear();
+        check::evaluate(&self.checks, &mut response, |_, ok| passed.push(ok));
+        if failure.is_none() && self.checks_fail_request && passed.contains(&false) {
+            failure = Some(FailureKind::Check);
+        }
+        extract::run(&self.extract, &mut response, (&mut vars, scratch), |_, ok| passed.push(ok));
         let source = TagSource {
             action: self.index,
             identity: &identity,
             name: &self.name,
             method: self.method.as_str(),
-            checks: &self.checks,
+            checks: &self.check_names,
         };
         let key = TagKey { status: status.unwrap_or(0), failure, group: &group };
         let tags = tags.get(&source, key, recorder.registry());
@@ -234,13 +321,14 @@ impl HttpAction {
             let latency = end.saturating_duration_since(scheduled);
             recorder.record_at(builtin::HTTP_REQ_LATENCY, tags.request, end, ms(latency));
         }
-        check::evaluate(&self.checks, status, kept, |i, passed| {
-            recorder.record_at(builtin::CHECKS, tags.checks[i], end, f64::from(u8::from(passed)));
-        });
+        for (i, &ok) in passed.iter().enumerate() {
+            recorder.record_at(builtin::CHECKS, tags.checks[i], end, f64::from(u8::from(ok)));
+        }
         if body.capacity() > RETAINED_BODY_CAPACITY {
             *body = Vec::new();
         }
 
+        vu.vars = vars;
         vu.last_status = status;
         StepOutcome { failed: failure.is_some(), status }
     }
@@ -250,7 +338,8 @@ impl HttpAction {
     /// (the server closed it while idle: the keep-alive race every client has) is retried once
     /// on a fresh connection, if the request is idempotent or was not written at all.
     async fn exchange(&self, x: Exchange<'_>) -> Result<u16, FailureKind> {
-        let Exchange { pool, body, mut stream, t } = x;
+        let Exchange { pool, body, mut head, mut stream, t, request } = x;
+        let (h1_head, cookie) = request;
         let mut retried = false;
         loop {
             let conn = pool.checkout(&self.origin, t).await?;
@@ -258,8 +347,8 @@ impl HttpAction {
             conn.used = true;
             let failure = match &mut conn.link {
                 Link::H1(h1) => {
-                    let sink = self.sink(body, stream.as_deref_mut());
-                    match h1.exchange(&self.h1, sink, t).await {
+                    let sink = self.sink(body, stream.as_deref_mut(), head.as_deref_mut());
+                    match h1.exchange(&self.h1, h1_head, sink, t).await {
                         Ok(outcome) => {
                             if !outcome.reusable {
                                 pool.remove(&self.origin);
@@ -274,8 +363,8 @@ impl HttpAction {
                         t.attach(h2.stats.clone());
                         t.set_first_byte_from_reads(false);
                     }
-                    let sink = self.sink(body, stream.as_deref_mut());
-                    match self.send_h2(h2, sink, t).await {
+                    let sink = self.sink(body, stream.as_deref_mut(), head.as_deref_mut());
+                    match self.send_h2(h2, (sink, cookie), t).await {
                         Ok(status) => return Ok(status),
                         Err(failure) => failure,
                     }
@@ -298,20 +387,26 @@ impl HttpAction {
     }
 
     /// Where this request's body goes: kept when a check needs it, scanned when streamed.
-    fn sink<'a>(&self, body: &'a mut Vec<u8>, stream: Option<&'a mut StreamScanner>) -> BodySink<'a> {
-        BodySink { keep: if self.keep_body { Some(body) } else { None }, stream }
+    fn sink<'a>(
+        &self,
+        body: &'a mut Vec<u8>,
+        stream: Option<&'a mut StreamScanner>,
+        head: Option<&'a mut Vec<u8>>,
+    ) -> BodySink<'a> {
+        BodySink { keep: if self.keep_body { Some(body) } else { None }, stream, head }
     }
 
     async fn send_h2(
         &self,
         conn: &mut H2Conn,
-        mut body: BodySink<'_>,
+        sink: (BodySink<'_>, Option<&[u8]>),
         t: &mut Timeline,
     ) -> Result<u16, AttemptFailure> {
+        let (mut body, cookie) = sink;
         let fail =
             |progress: Progress| move |e: hyper::Error| AttemptFailure { kind: classify_hyper(&e), progress };
         conn.ready().await.map_err(fail(Progress::NotWritten))?;
-        let request = self.request_h2();
+        let request = self.request_h2(cookie);
         t.start_sending();
         let response = conn.send(request).await.map_err(|e| {
             let progress = match t.marks().sent {
@@ -323,6 +418,11 @@ impl HttpAction {
         t.sync_io(Instant::now(), true);
 
         let status = response.status().as_u16();
+        if body.wants_head() {
+            for (name, value) in response.headers() {
+                body.field(name.as_str().as_bytes(), value.as_bytes());
+            }
+        }
         let mut incoming = response.into_body();
         let mut at = t.mark();
         while let Some(frame) = incoming.frame().await {
@@ -350,8 +450,13 @@ impl Action for HttpAction {
 struct Exchange<'a> {
     pool: &'a mut ConnPool,
     body: &'a mut Vec<u8>,
+    /// Where the response's header fields go, if kept.
+    head: Option<&'a mut Vec<u8>>,
     stream: Option<&'a mut StreamScanner>,
     t: &'a mut Timeline,
+    /// The HTTP/1.1 head to send instead of the compiled one, and the `cookie` value
+    /// HTTP/2 adds, when the jar has cookies for this request.
+    request: (Option<&'a [u8]>, Option<&'a [u8]>),
 }
 
 fn ms(d: Duration) -> f64 {

@@ -1,7 +1,10 @@
 //! Evaluating a step's checks against a response.
 
+use std::time::Duration;
+
+use http::HeaderName;
 use serde_json::Value;
-use stampede_plan::{Check, CheckKind};
+use stampede_plan::{Check, CheckKind, HeaderTest};
 
 /// Response bodies kept for checks are cut off at this size; the rest is still read and
 /// counted. A load test checks markers in responses, not gigabyte downloads.
@@ -13,29 +16,81 @@ pub(crate) fn keep_body(body: &mut Vec<u8>, data: &[u8]) {
     body.extend_from_slice(&data[..data.len().min(room)]);
 }
 
-/// Evaluates `checks` in order, calling `report(index, passed)` for each. `status` is `None`
-/// after a transport failure (every check then fails: there is no response to pass). The body
-/// is parsed as JSON at most once, and only if a JSON check asks for it.
-pub(crate) fn evaluate(
-    checks: &[Check],
-    status: Option<u16>,
-    body: &[u8],
-    mut report: impl FnMut(usize, bool),
-) {
-    // Outer `None`: not parsed yet; inner `None`: not JSON.
-    let mut json: Option<Option<Value>> = None;
+/// A response as checks and extractions see it. The body is parsed as JSON at most once,
+/// and only if something asks for it.
+pub(crate) struct Response<'a> {
+    /// `None` after a transport failure: there is no response, every check fails.
+    pub status: Option<u16>,
+    /// The header fields as `name: value\r\n` lines (empty unless something reads them).
+    pub head: &'a [u8],
+    /// The kept body (empty unless something reads it).
+    pub body: &'a [u8],
+    /// The request's duration.
+    pub duration: Duration,
+    /// Outer `None`: not parsed yet; inner `None`: not JSON.
+    json: Option<Option<Value>>,
+}
+
+impl<'a> Response<'a> {
+    pub(crate) fn new(status: Option<u16>, head: &'a [u8], body: &'a [u8], duration: Duration) -> Self {
+        Response { status, head, body, duration, json: None }
+    }
+
+    /// The body as JSON, if it is.
+    pub(crate) fn json(&mut self) -> Option<&Value> {
+        let body = self.body;
+        self.json.get_or_insert_with(|| serde_json::from_slice(body).ok()).as_ref()
+    }
+
+    /// The value of the first header field called `name`.
+    pub(crate) fn header(&self, name: &HeaderName) -> Option<&'a [u8]> {
+        fields(self.head).find(|(n, _)| n.eq_ignore_ascii_case(name.as_str().as_bytes())).map(|(_, v)| v)
+    }
+}
+
+/// The `name: value` fields of a head kept as lines.
+pub(crate) fn fields(head: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    head.split(|&b| b == b'\n').filter_map(|line| {
+        let colon = memchr::memchr(b':', line)?;
+        Some((line[..colon].trim_ascii(), line[colon + 1..].trim_ascii()))
+    })
+}
+
+/// Evaluates `checks` in order, calling `report(index, passed)` for each.
+pub(crate) fn evaluate(checks: &[Check], r: &mut Response<'_>, mut report: impl FnMut(usize, bool)) {
     for (i, check) in checks.iter().enumerate() {
-        let passed = status.is_some_and(|status| match &check.kind {
-            CheckKind::Status(set) => set.contains(status),
-            CheckKind::BodyContains(needle) => memchr::memmem::find(body, needle.as_bytes()).is_some(),
-            CheckKind::JsonEquals { path, expected } => {
-                let doc = json.get_or_insert_with(|| serde_json::from_slice(body).ok());
-                doc.as_ref().is_some_and(|doc| {
-                    path.query(doc).exactly_one().is_ok_and(|node| json_equal(node, expected))
-                })
-            }
-        });
+        let passed = r.status.is_some() && passes(&check.kind, r);
         report(i, passed);
+    }
+}
+
+fn passes(kind: &CheckKind, r: &mut Response<'_>) -> bool {
+    match kind {
+        CheckKind::Status(set) => r.status.is_some_and(|s| set.contains(s)),
+        CheckKind::BodyContains(needle) => memchr::memmem::find(r.body, needle.as_bytes()).is_some(),
+        CheckKind::BodyMatches(re) => re.is_match(r.body),
+        CheckKind::Header { name, test } => r.header(name).is_some_and(|value| match test {
+            HeaderTest::Present => true,
+            HeaderTest::Equals(expected) => value == expected.as_bytes(),
+            HeaderTest::Matches(re) => std::str::from_utf8(value).is_ok_and(|v| re.is_match(v)),
+        }),
+        CheckKind::JsonEquals { path, expected } => r
+            .json()
+            .is_some_and(|doc| path.query(doc).exactly_one().is_ok_and(|node| json_equal(node, expected))),
+        CheckKind::JsonExists(path) => r.json().is_some_and(|doc| !path.query(doc).is_empty()),
+        CheckKind::JsonCompare { path, op, value } => r.json().is_some_and(|doc| {
+            path.query(doc).exactly_one().ok().and_then(Value::as_f64).is_some_and(|n| op.holds(n, *value))
+        }),
+        CheckKind::JsonLength { path, op, value } => r.json().is_some_and(|doc| {
+            let len = match path.query(doc).exactly_one() {
+                Ok(Value::Array(items)) => Some(items.len()),
+                Ok(Value::Object(map)) => Some(map.len()),
+                Ok(Value::String(s)) => Some(s.chars().count()),
+                _ => None,
+            };
+            len.is_some_and(|len| op.holds(len as f64, *value))
+        }),
+        CheckKind::Duration { op, bound } => op.holds(r.duration, *bound),
     }
 }
 
@@ -78,7 +133,8 @@ mod tests {
 
     fn run(checks: &[Check], status: Option<u16>, body: &[u8]) -> Vec<bool> {
         let mut out = Vec::new();
-        evaluate(checks, status, body, |i, ok| {
+        let mut r = Response::new(status, b"", body, Duration::ZERO);
+        evaluate(checks, &mut r, |i, ok| {
             assert_eq!(i, out.len());
             out.push(ok);
         });

@@ -190,14 +190,16 @@ impl H1Conn {
     /// to the check limit, scanned for events as they arrive). Charges the phases to `t`
     /// (sending from the last mark, waiting from the last written byte, receiving from the
     /// first byte read) and the wire bytes too.
+    /// `head`, when given, replaces the request's own head (see [`H1Request::head_with_field`]).
     pub(crate) async fn exchange(
         &mut self,
         req: &H1Request,
+        head: Option<&[u8]>,
         body: BodySink<'_>,
         t: &mut Timeline,
     ) -> Result<Outcome, AttemptFailure> {
         self.in_flight = true;
-        let result = self.send_and_receive(req, body, t).await;
+        let result = self.send_and_receive(req, head, body, t).await;
         t.add_bytes(self.take_bytes());
         let received = result?;
         let reusable = received.keep_alive && !req.closes && self.buf.is_empty();
@@ -211,12 +213,14 @@ impl H1Conn {
     async fn send_and_receive(
         &mut self,
         req: &H1Request,
+        head: Option<&[u8]>,
         mut body: BodySink<'_>,
         t: &mut Timeline,
     ) -> Result<Received, AttemptFailure> {
         let mark = t.mark();
         t.enter(Phase::Sending, mark);
-        let (head, tail) = req.parts();
+        let (own_head, tail) = req.parts();
+        let head = head.unwrap_or(own_head);
         if let Err((e, written)) = self.write_request(head, tail).await {
             let progress = if written { Progress::Written } else { Progress::NotWritten };
             return Err(AttemptFailure { kind: classify_io(&e), progress });
@@ -243,6 +247,9 @@ impl H1Conn {
             let advance = rx
                 .advance(self.buf.unused(), |data| body.data(data, at))
                 .map_err(|_| AttemptFailure { kind: FailureKind::Protocol, progress })?;
+            if let Some(range) = rx.take_head().filter(|_| body.wants_head()) {
+                body.raw_head(&self.buf.unused()[range]);
+            }
             self.buf.consume(advance.used);
             if let Some(received) = advance.done {
                 body.finish(at);

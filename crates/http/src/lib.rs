@@ -132,6 +132,8 @@
 mod action;
 mod check;
 mod conn;
+mod cookie;
+mod extract;
 mod failure;
 mod h1;
 mod io;

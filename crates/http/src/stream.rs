@@ -236,6 +236,9 @@ impl StreamScanner {
 pub(crate) struct BodySink<'a> {
     pub keep: Option<&'a mut Vec<u8>>,
     pub stream: Option<&'a mut StreamScanner>,
+    /// Where the response's header fields go as `name: value\r\n` lines, when a check, an
+    /// extraction or the cookie jar reads them.
+    pub head: Option<&'a mut Vec<u8>>,
 }
 
 impl BodySink<'_> {
@@ -251,6 +254,31 @@ impl BodySink<'_> {
         }
         if let Some(stream) = self.stream.as_deref_mut() {
             stream.feed(data, at);
+        }
+    }
+
+    /// Whether the response's header fields are wanted.
+    pub(crate) fn wants_head(&self) -> bool {
+        self.head.is_some()
+    }
+
+    /// The final response head as HTTP/1.1 sent it (status line, fields, blank line): the
+    /// fields are kept, the rest skipped.
+    pub(crate) fn raw_head(&mut self, raw: &[u8]) {
+        if let Some(head) = self.head.as_deref_mut() {
+            head.clear();
+            let fields = memchr::memmem::find(raw, b"\r\n").map_or(&raw[raw.len()..], |i| &raw[i + 2..]);
+            head.extend_from_slice(fields);
+        }
+    }
+
+    /// One header field (HTTP/2).
+    pub(crate) fn field(&mut self, name: &[u8], value: &[u8]) {
+        if let Some(head) = self.head.as_deref_mut() {
+            head.extend_from_slice(name);
+            head.extend_from_slice(b": ");
+            head.extend_from_slice(value);
+            head.extend_from_slice(b"\r\n");
         }
     }
 

@@ -216,6 +216,16 @@ pub mod builtin {
         LLM_OUTPUT_TOKENS = 34, "llm_output_tokens", Counter, Default;
         /// LLM streams: output tokens / (last token − first token) per response (trend, tokens/s).
         LLM_TOKENS_PER_SECOND = 35, "llm_tokens_per_second", Trend, Default;
+        /// gRPC: from the call's start to its status (trend, ms), tagged `status:<CODE NAME>`.
+        GRPC_REQ_DURATION = 36, "grpc_req_duration", Trend, Time;
+        /// gRPC: calls made (counter).
+        GRPC_REQS = 37, "grpc_reqs", Counter, Default;
+        /// gRPC: failed calls (rate), tagged with the failure kind (`error`).
+        GRPC_REQ_FAILED = 38, "grpc_req_failed", Rate, Default;
+        /// gRPC: from the call's start to the first response message (trend, ms).
+        GRPC_TIME_TO_FIRST_MESSAGE = 39, "grpc_time_to_first_message", Trend, Time;
+        /// gRPC: response messages received (counter; one sample per call).
+        GRPC_STREAM_MSGS_RECEIVED = 40, "grpc_stream_msgs_received", Counter, Default;
     }
 
     /// Looks up a built-in by name.

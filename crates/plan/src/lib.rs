@@ -57,10 +57,12 @@
 
 use std::path::Path;
 
+mod checks;
 mod cx;
 mod duration;
 mod error;
 mod executor;
+mod grpc;
 mod load;
 pub mod model;
 mod profile;

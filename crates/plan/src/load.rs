@@ -40,7 +40,14 @@ const SHORTCUT_KEYS: &[&str] = &[
     "spawn_rate",
 ];
 
-const DEFAULTS_KEYS: &[&str] = &["timeout", "headers", "http_version", "insecure_skip_tls_verify"];
+const DEFAULTS_KEYS: &[&str] = &[
+    "timeout",
+    "headers",
+    "http_version",
+    "insecure_skip_tls_verify",
+    "cookies",
+    "reset_cookies_each_iteration",
+];
 
 /// A scenario's keys besides its executor's ([`EXECUTOR_KEYS`]).
 const SCENARIO_OWN_KEYS: &[&str] = &[
@@ -333,6 +340,17 @@ fn defaults(cx: &mut Cx, node: Option<&Node>) -> Option<Defaults> {
         match cx.bool(n) {
             Some(b) => defaults.insecure_skip_tls_verify = b,
             None => ok = false,
+        }
+    }
+    for (key, flag) in [
+        ("cookies", &mut defaults.cookies),
+        ("reset_cookies_each_iteration", &mut defaults.reset_cookies_each_iteration),
+    ] {
+        if let Some(n) = f.get(key) {
+            match cx.bool(n) {
+                Some(b) => *flag = b,
+                None => ok = false,
+            }
         }
     }
     ok.then_some(defaults)

@@ -54,6 +54,8 @@ impl Plan {
             expected_status: StatusSet::default_expected(),
             timeout: Defaults::default().timeout,
             stream: None,
+            checks_fail_request: false,
+            extract: Vec::new(),
         };
         Ok(Plan {
             name: "quick".into(),
@@ -172,6 +174,11 @@ pub struct Defaults {
     pub http_version: HttpVersion,
     /// Skip TLS certificate verification (`insecure_skip_tls_verify: true`); off by default.
     pub insecure_skip_tls_verify: bool,
+    /// Each VU keeps the cookies responses set and sends them back (`cookies: false` turns
+    /// the jar off); on by default, as a browser.
+    pub cookies: bool,
+    /// Each VU's jar starts empty at each iteration (`reset_cookies_each_iteration: true`).
+    pub reset_cookies_each_iteration: bool,
 }
 
 impl Default for Defaults {
@@ -181,6 +188,8 @@ impl Default for Defaults {
             headers: Vec::new(),
             http_version: HttpVersion::Auto,
             insecure_skip_tls_verify: false,
+            cookies: true,
+            reset_cookies_each_iteration: false,
         }
     }
 }
@@ -644,6 +653,41 @@ pub enum Step {
     Group(Group),
     /// One action on one of the VU's WebSocket connections (`- ws: {...}`).
     Ws(Box<WsStep>),
+    /// One gRPC call, unary or server-streaming (`- grpc: {...}`).
+    Grpc(Box<GrpcStep>),
+}
+
+/// A `grpc:` step: one call of `method` with a request written as YAML/JSON.
+#[derive(Debug, Clone)]
+pub struct GrpcStep {
+    /// The call's name: its `name` tag (default: the method).
+    pub name: String,
+    /// `host:port` or an `http://` (plaintext) / `https://` (TLS) URL; `None` uses the plan's
+    /// target.
+    pub target: Option<String>,
+    /// Where the method's descriptors come from.
+    pub source: GrpcSource,
+    /// `package.Service/Method`.
+    pub method: String,
+    /// The request message as JSON (prost-reflect's JSON mapping), rendered at load.
+    pub message: serde_json::Value,
+    /// Request metadata (ASCII), lowercase keys.
+    pub metadata: Vec<(String, String)>,
+    /// The call's deadline (sent as `grpc-timeout` and enforced locally).
+    pub deadline: Duration,
+    /// Expected gRPC status code names (`OK`, `UNAVAILABLE`); empty means `OK`.
+    pub status: Vec<String>,
+    /// Checks on the (last) response message as JSON.
+    pub checks: Vec<Check>,
+}
+
+/// Where a [`GrpcStep`]'s service definitions come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrpcSource {
+    /// A `.proto` file (resolved against the plan file's directory), compiled at load.
+    Proto(std::path::PathBuf),
+    /// Server reflection, asked at first use.
+    Reflection,
 }
 
 /// A `group:` block.
@@ -661,6 +705,7 @@ impl Step {
         match self {
             Step::Http(_) => Some("http"),
             Step::Ws(_) => Some("ws"),
+            Step::Grpc(_) => Some("grpc"),
             Step::Think(_) | Step::Group(_) => None,
         }
     }
@@ -716,6 +761,11 @@ pub struct HttpStep {
     pub timeout: Duration,
     /// How to read a streamed response body event by event (`stream:`), if at all.
     pub stream: Option<ResponseStream>,
+    /// A failed check fails the request too (`check: { fail_request: true }`): it then
+    /// counts in `http_req_failed`.
+    pub checks_fail_request: bool,
+    /// Values taken from the response into VU variables (`extract:`).
+    pub extract: Vec<Extract>,
 }
 
 /// How an `http` step reads a streamed response (`stream:`): the body is scanned as its bytes
@@ -782,12 +832,143 @@ pub enum CheckKind {
     },
     /// The body contains the string (`body_contains: ok`).
     BodyContains(String),
+    /// The body matches the regex somewhere (`body_matches: "id=\\d+"`).
+    BodyMatches(regex::bytes::Regex),
+    /// A response header (`header: { content-type: present }`, `{ x-a: exact }`,
+    /// `{ x-a: { matches: regex } }`); the first field of that name is tested.
+    Header {
+        /// The header's name.
+        name: http::HeaderName,
+        /// What its value must be.
+        test: HeaderTest,
+    },
+    /// The JSONPath selects at least one value (`json_exists: ["$.a"]`).
+    JsonExists(serde_json_path::JsonPath),
+    /// The JSONPath selects exactly one number that compares so (`json_compare:
+    /// { "$.count": ">= 3" }`).
+    JsonCompare {
+        /// The compiled path.
+        path: serde_json_path::JsonPath,
+        /// How it compares.
+        op: CompareOp,
+        /// With what.
+        value: f64,
+    },
+    /// The JSONPath selects exactly one array, object or string whose length compares so
+    /// (`json_length: { "$.tools": 5 }` or `">= 1"`).
+    JsonLength {
+        /// The compiled path.
+        path: serde_json_path::JsonPath,
+        /// How it compares.
+        op: CompareOp,
+        /// With what.
+        value: f64,
+    },
+    /// The request's duration compares so (`duration: "< 200ms"`), in milliseconds.
+    Duration {
+        /// How it compares.
+        op: CompareOp,
+        /// The bound.
+        bound: Duration,
+    },
 }
 
 impl CheckKind {
     /// Whether checking this needs the response body.
     pub fn needs_body(&self) -> bool {
-        !matches!(self, CheckKind::Status(_))
+        !matches!(self, CheckKind::Status(_) | CheckKind::Header { .. } | CheckKind::Duration { .. })
+    }
+
+    /// Whether checking this needs the response headers.
+    pub fn needs_headers(&self) -> bool {
+        matches!(self, CheckKind::Header { .. })
+    }
+}
+
+/// What a header check wants of the value.
+#[derive(Debug, Clone)]
+pub enum HeaderTest {
+    /// The header is there (`present`).
+    Present,
+    /// The value is exactly this.
+    Equals(String),
+    /// The value matches the regex (`{ matches: "^text/" }`).
+    Matches(regex::Regex),
+}
+
+/// A comparison operator of `json_compare`, `json_length` and `duration`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompareOp {
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+}
+
+impl CompareOp {
+    /// The operator as written.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            CompareOp::Lt => "<",
+            CompareOp::Le => "<=",
+            CompareOp::Gt => ">",
+            CompareOp::Ge => ">=",
+            CompareOp::Eq => "==",
+            CompareOp::Ne => "!=",
+        }
+    }
+
+    /// Whether `a op b` holds.
+    pub fn holds<T: PartialOrd>(self, a: T, b: T) -> bool {
+        match self {
+            CompareOp::Lt => a < b,
+            CompareOp::Le => a <= b,
+            CompareOp::Gt => a > b,
+            CompareOp::Ge => a >= b,
+            CompareOp::Eq => a == b,
+            CompareOp::Ne => a != b,
+        }
+    }
+}
+
+/// One extraction (`extract: { token: { json: "$.token" } }`): a value taken from the
+/// response into the VU's variable `name`. A failed extraction counts as a failed check
+/// named `extract <name>`.
+#[derive(Debug, Clone)]
+pub struct Extract {
+    /// The variable.
+    pub name: String,
+    /// Where the value comes from.
+    pub source: ExtractSource,
+}
+
+/// Where an extracted value comes from.
+#[derive(Debug, Clone)]
+pub enum ExtractSource {
+    /// The single value a JSONPath selects (strings as they are, others as JSON text).
+    Json(serde_json_path::JsonPath),
+    /// The first field of a response header.
+    Header(http::HeaderName),
+    /// A cookie the response sets (`Set-Cookie`).
+    Cookie(String),
+    /// The regex's first capture group (or whole match) in the body.
+    Regex(regex::bytes::Regex),
+    /// The status code.
+    Status,
+}
+
+impl ExtractSource {
+    /// Whether this needs the response body.
+    pub fn needs_body(&self) -> bool {
+        matches!(self, ExtractSource::Json(_) | ExtractSource::Regex(_))
     }
 }
 

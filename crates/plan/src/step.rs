@@ -11,7 +11,7 @@ use crate::model::{
 use crate::yaml::{Key, Node, Value};
 
 /// The kinds of step, as a step's single key.
-pub(crate) const STEP_KINDS: &[&str] = &["http", "ws", "think", "group"];
+pub(crate) const STEP_KINDS: &[&str] = &["http", "ws", "grpc", "think", "group"];
 
 const HTTP_KEYS: &[&str] = &[
     "name",
@@ -25,13 +25,25 @@ const HTTP_KEYS: &[&str] = &[
     "expect_status",
     "timeout",
     "stream",
+    "extract",
 ];
 
 const STREAM_KEYS: &[&str] = &["format", "preset"];
 
 const STREAM_EXPECTED: &str = "a stream format: `sse`, `lines`, `openai` or `{ preset: openai }`";
 
-const CHECK_KEYS: &[&str] = &["status", "json", "body_contains"];
+const CHECK_KEYS: &[&str] = &[
+    "status",
+    "json",
+    "body_contains",
+    "header",
+    "body_matches",
+    "json_exists",
+    "json_compare",
+    "json_length",
+    "duration",
+    "fail_request",
+];
 
 const BODY_KEYS: &[&str] = &["json", "body", "form"];
 
@@ -97,7 +109,7 @@ fn step(cx: &mut Cx, node: &Node, flows: &FlowCx) -> Option<Step> {
             cx.error(entries[1].0.pos, msg);
         } else {
             let msg = format!(
-                "a step has exactly one kind (`http`, `ws`, `think` or `group`), but this one also has `{}`",
+                "a step has exactly one kind (`http`, `ws`, `grpc`, `think` or `group`), but this one also has `{}`",
                 entries[1].0.name
             );
             cx.error(entries[1].0.pos, msg);
@@ -112,6 +124,7 @@ pub(crate) fn step_of_kind(cx: &mut Cx, kind: &Key, value: &Node, flows: &FlowCx
     match kind.name.as_str() {
         "http" => http_step(cx, kind, value, flows).map(|s| Step::Http(Box::new(s))),
         "ws" => crate::ws::ws_step(cx, value, flows).map(|s| Step::Ws(Box::new(s))),
+        "grpc" => crate::grpc::grpc_step(cx, value, flows).map(|s| Step::Grpc(Box::new(s))),
         "think" => think(cx, value).map(Step::Think),
         "group" => group(cx, kind, value, flows).map(Step::Group),
         other => {
@@ -265,10 +278,11 @@ fn http_step(cx: &mut Cx, kind: &Key, node: &Node, flows: &FlowCx) -> Option<Htt
         None => Some(Vec::new()),
     };
     let body = body(cx, &f);
-    let (checks, check_status) = match f.get("check") {
-        Some(n) => checks(cx, n).map_or((None, None), |(c, s)| (Some(c), s)),
-        None => (Some(Vec::new()), None),
+    let (checks, check_status, checks_fail_request) = match f.get("check") {
+        Some(n) => checks(cx, n).map_or((None, None, None), |(c, s, fail)| (Some(c), s, Some(fail))),
+        None => (Some(Vec::new()), None, Some(false)),
     };
+    let extract = f.get("extract").map_or(Some(Vec::new()), |n| crate::checks::extract(cx, n));
     let expected_status = match f.get("expect_status") {
         Some(n) => status_set(cx, n).map(|(set, _)| set),
         None => Some(check_status.unwrap_or_else(StatusSet::default_expected)),
@@ -289,6 +303,8 @@ fn http_step(cx: &mut Cx, kind: &Key, node: &Node, flows: &FlowCx) -> Option<Htt
         expected_status: expected_status?,
         timeout: timeout?,
         stream: stream?,
+        checks_fail_request: checks_fail_request?,
+        extract: extract?,
     })
 }
 
@@ -489,8 +505,9 @@ pub(crate) fn json(cx: &mut Cx, node: &Node) -> Option<serde_json::Value> {
     })
 }
 
-/// The checks, and the statuses `check.status` declares (the default `expected_status`).
-fn checks(cx: &mut Cx, node: &Node) -> Option<(Vec<Check>, Option<StatusSet>)> {
+/// The checks, the statuses `check.status` declares (the default `expected_status`), and
+/// whether a failed check fails the request (`fail_request: true`).
+fn checks(cx: &mut Cx, node: &Node) -> Option<(Vec<Check>, Option<StatusSet>, bool)> {
     let f = cx.fields(node, CHECK_KEYS, "checks like `{ status: 200 }`")?;
     let mut out = Vec::new();
     let mut ok = true;
@@ -533,7 +550,17 @@ fn checks(cx: &mut Cx, node: &Node) -> Option<(Vec<Check>, Option<StatusSet>)> {
             }
         }
     }
-    ok.then_some((out, declared))
+    ok &= crate::checks::more_checks(cx, &f, &mut out);
+    let fail_request = match f.get("fail_request") {
+        Some(n) => cx.bool(n),
+        None => Some(false),
+    };
+    if f.key("fail_request").is_some() && out.is_empty() && ok {
+        cx.error(node.pos, "`fail_request:` needs checks to go with it");
+        return None;
+    }
+    let fail_request = fail_request?;
+    ok.then_some((out, declared, fail_request))
 }
 
 pub(crate) fn json_check(cx: &mut Cx, path: &Key, expected: &Node) -> Option<Check> {

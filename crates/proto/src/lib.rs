@@ -16,7 +16,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 pub use recorder::{BatchSender, Recorder, RecorderStats};
-pub use vu::{SessionSlot, Vu, VuIdentity};
+pub use vu::{SessionSlot, Vars, Vu, VuIdentity};
 
 /// A boxed future, as returned by [`Action::run`].
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -38,6 +38,8 @@ pub enum FailureKind {
     Protocol,
     /// The response status was not an expected one.
     Status(u16),
+    /// A check marked to fail the request (`fail_request: true`) failed.
+    Check,
 }
 
 impl FailureKind {
@@ -52,6 +54,7 @@ impl FailureKind {
             FailureKind::Tls => Cow::Borrowed("tls"),
             FailureKind::Reset => Cow::Borrowed("reset"),
             FailureKind::Protocol => Cow::Borrowed("protocol"),
+            FailureKind::Check => Cow::Borrowed("check"),
             FailureKind::Status(code) => Cow::Owned(format!("status_{code}")),
         }
     }

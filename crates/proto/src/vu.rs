@@ -23,6 +23,32 @@ pub struct VuIdentity {
     pub tags: Arc<[(Arc<str>, Arc<str>)]>,
 }
 
+/// A VU's variables: a few names, each with its latest value. A linear scan beats hashing
+/// for the handful a plan extracts, and setting a variable again reuses its buffer, so the
+/// steady state allocates nothing.
+#[derive(Debug, Default, Clone)]
+pub struct Vars {
+    entries: Vec<(Box<str>, String)>,
+}
+
+impl Vars {
+    /// Sets `name` to `value`.
+    pub fn set(&mut self, name: &str, value: &str) {
+        match self.entries.iter_mut().find(|(n, _)| &**n == name) {
+            Some((_, v)) => {
+                v.clear();
+                v.push_str(value);
+            }
+            None => self.entries.push((name.into(), value.to_string())),
+        }
+    }
+
+    /// The value of `name`, if set.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.entries.iter().find(|(n, _)| &**n == name).map(|(_, v)| v.as_str())
+    }
+}
+
 /// Everything a step may touch while it runs for one VU.
 #[derive(Debug)]
 pub struct Vu {
@@ -36,6 +62,9 @@ pub struct Vu {
     /// When the current iteration was *scheduled* to start (open models only): protocols
     /// record their response time from here too (`http_req_latency`), so a stall shows.
     pub scheduled_at: Option<tokio::time::Instant>,
+    /// Values steps extracted from responses (`extract:`), for later steps; they live as long
+    /// as the VU.
+    pub vars: Vars,
     recorder: Recorder,
     sessions: Vec<Option<Box<dyn Any + Send>>>,
     rng: SmallRng,
@@ -51,6 +80,7 @@ impl Vu {
             group: Arc::from(""),
             last_status: None,
             scheduled_at: None,
+            vars: Vars::default(),
             recorder,
             sessions: (0..slots).map(|_| None).collect(),
             rng,

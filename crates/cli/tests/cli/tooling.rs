@@ -80,6 +80,14 @@ fn every_example_plan_matches_the_schema() {
 /// Plans that exercise every corner of the format; the loader and the schema must both accept.
 const VALID: &[(&str, &str)] = &[
     (
+        "checks, extraction and cookies",
+        "defaults: { cookies: false, reset_cookies_each_iteration: true }\nvus: 1\nduration: 1s\nflow:\n  - http: { url: \"http://x/\", check: { status: 200, header: { content-type: present, x-a: exact, x-b: { matches: \"^v\" } }, body_matches: [a, b], json_exists: \"$.a\", json_compare: { \"$.n\": \">= 3\", \"$.m\": 2 }, json_length: { \"$.l\": 5 }, duration: \"< 200ms\", fail_request: true }, extract: { t: { json: \"$.t\" }, s: { header: x-s }, c: { cookie: sid }, r: { regex: \"c=(\\\\w+)\" }, st: { status: true } } }",
+    ),
+    (
+        "grpc",
+        "vus: 1\nduration: 1s\nflow:\n  - grpc: { name: t, target: \"127.0.0.1:50051\", proto: s.proto, method: speech.v1.Speech/Recognize, message: { audio_uri: \"demo://1\", n: [1, 2] }, metadata: { authorization: \"Bearer x\" }, deadline: 2s, check: { status: [OK, not_found], json: { \"$.text\": hello } } }\n  - grpc: { target: \"http://127.0.0.1:1\", reflection: true, method: a.S/M }\n  - grpc: { target: \"127.0.0.1:1\", proto: a.proto, reflection: false, method: a.S/M, check: { status: UNAVAILABLE } }",
+    ),
+    (
         "streams",
         "vus: 1\nduration: 1s\nflow:\n  - http: { url: \"http://x/a\", stream: sse }\n  - http: { url: \"http://x/b\", stream: lines }\n  - http: { url: \"http://x/c\", stream: openai }\n  - http: { url: \"http://x/d\", stream: { preset: openai } }\n  - http: { url: \"http://x/e\", stream: { format: sse, preset: openai } }",
     ),
@@ -198,6 +206,19 @@ thresholds:
 
 /// Plans with one mistake each; the loader and the schema must both reject.
 const INVALID: &[(&str, &str)] = &[
+    ("duration check without operator", "vus: 1\nduration: 1s\nflow: [{ http: { url: \"http://x/\", check: { duration: 200ms } } }]"),
+    ("two extraction sources", "vus: 1\nduration: 1s\nflow: [{ http: { url: \"http://x/\", extract: { t: { json: \"$.t\", status: true } } } }]"),
+    ("bad comparison", "vus: 1\nduration: 1s\nflow: [{ http: { url: \"http://x/\", check: { json_compare: { \"$.n\": \"about 3\" } } } }]"),
+    (
+        "grpc proto and reflection",
+        "vus: 1\nduration: 1s\nflow: [{ grpc: { target: \"127.0.0.1:1\", proto: a.proto, reflection: true, method: a.S/M } }]",
+    ),
+    ("grpc without source", "vus: 1\nduration: 1s\nflow: [{ grpc: { target: \"127.0.0.1:1\", method: a.S/M } }]"),
+    ("grpc method", "vus: 1\nduration: 1s\nflow: [{ grpc: { target: \"127.0.0.1:1\", proto: a.proto, method: a.S.M } }]"),
+    (
+        "grpc status",
+        "vus: 1\nduration: 1s\nflow: [{ grpc: { target: \"127.0.0.1:1\", proto: a.proto, method: a.S/M, check: { status: FINE } } }]",
+    ),
     ("stream format", "vus: 1\nduration: 1s\nflow: [{ http: { url: \"http://x/\", stream: json } }]"),
     (
         "stream preset over lines",
@@ -501,6 +522,18 @@ fn the_schema_knows_every_key_the_loader_knows() {
             vec!["/$defs/think/oneOf/1", "/$defs/think/oneOf/2"],
         ),
         ("step kinds", "duration: 1s\nflow: [{ zzz: {} }]".into(), "unknown step `zzz`", vec!["/$defs/step"]),
+        (
+            "grpc step",
+            "duration: 1s\nflow: [{ grpc: { target: \"127.0.0.1:1\", proto: a.proto, method: a.S/M, zzz: 1 } }]".into(),
+            unknown,
+            vec!["/$defs/grpcStep"],
+        ),
+        (
+            "grpc check",
+            "duration: 1s\nflow: [{ grpc: { target: \"127.0.0.1:1\", proto: a.proto, method: a.S/M, check: { zzz: 1 } } }]".into(),
+            unknown,
+            vec!["/$defs/grpcStep/properties/check"],
+        ),
         (
             "ws step",
             "duration: 1s\nflow: [{ ws: { ping: {}, zzz: 1 } }]".into(),

@@ -370,11 +370,19 @@ enum Body {
 pub(crate) struct Receiver {
     answering: Answering,
     reading: Reading,
+    /// Where the final head lay in the input of the `advance` that read it, until taken.
+    final_head: Option<(usize, usize)>,
 }
 
 impl Receiver {
     pub(crate) fn new(answering: Answering) -> Self {
-        Receiver { answering, reading: Reading::Head }
+        Receiver { answering, reading: Reading::Head, final_head: None }
+    }
+
+    /// Where the final (non-interim) head lay in the input of the last [`Receiver::advance`],
+    /// if that call read it; once.
+    pub(crate) fn take_head(&mut self) -> Option<std::ops::Range<usize>> {
+        self.final_head.take().map(|(start, end)| start..end)
     }
 
     /// Reads from `input` (the bytes received and not yet used), passing body bytes to `body`.
@@ -393,6 +401,7 @@ impl Receiver {
                     None => return Ok(Advance { used, done: None }),
                     Some(head) if head.is_interim() => used += head.len,
                     Some(head) => {
+                        self.final_head = Some((used, used + head.len));
                         used += head.len;
                         let (status, keep_alive) = (head.status, head.keep_alive);
                         let body = match head.framing {

@@ -24,6 +24,9 @@ pub(crate) struct H1Request {
     pub answering: Answering,
     /// The request asks the server to close the connection after the response.
     pub closes: bool,
+    /// Where the blank line that ends the head starts in `head`: per-request fields (the
+    /// cookie jar's `cookie`) go there.
+    fields_end: usize,
 }
 
 impl H1Request {
@@ -64,6 +67,7 @@ impl H1Request {
             head.put_slice(body.len().to_string().as_bytes());
             head.put_slice(b"\r\n");
         }
+        let fields_end = head.len();
         head.put_slice(b"\r\n");
         let tail = if body.len() <= INLINE_BODY_MAX {
             head.put_slice(body);
@@ -72,7 +76,19 @@ impl H1Request {
             body.clone()
         };
         let answering = if *method == Method::HEAD { Answering::Head } else { Answering::Other };
-        H1Request { head: head.freeze(), tail, answering, closes }
+        H1Request { head: head.freeze(), tail, answering, closes, fields_end }
+    }
+
+    /// Writes into `out` the head (with a small body) with one more field, for a request
+    /// whose head varies (the jar's cookies); sent in place of the first of [`Self::parts`].
+    pub(crate) fn head_with_field(&self, name: &[u8], value: &[u8], out: &mut Vec<u8>) {
+        out.clear();
+        out.extend_from_slice(&self.head[..self.fields_end]);
+        out.extend_from_slice(name);
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value);
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&self.head[self.fields_end..]);
     }
 
     /// The bytes to write: the head (with a small body), then the large body if any.

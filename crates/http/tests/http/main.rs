@@ -1,5 +1,6 @@
 //! Integration tests of the `http` protocol against real servers on 127.0.0.1.
 
+mod checks;
 mod stream;
 mod support;
 

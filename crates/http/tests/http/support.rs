@@ -158,6 +158,8 @@ pub fn get(name: &str, url: &str) -> HttpStep {
         expected_status: StatusSet::default_expected(),
         timeout: Duration::from_secs(5),
         stream: None,
+        checks_fail_request: false,
+        extract: vec![],
     }
 }
 
@@ -215,6 +217,16 @@ async fn route(req: Request<Incoming>, seen: Arc<Seen>) -> Result<Response<Full<
             .body(Full::new(Bytes::from_static(br#"{"status":"ok","n":1,"items":[1,2]}"#)))
             .unwrap(),
         "/echo" => Response::new(Full::new(body)),
+        // Something to check and extract from: headers, cookies, a JSON body with a marker.
+        "/login" => Response::builder()
+            .header("content-type", "application/json")
+            .header("x-session", "s-42")
+            .header("set-cookie", "sid=abc123; Path=/; HttpOnly")
+            .header("set-cookie", "scoped=1; Path=/other")
+            .body(Full::new(Bytes::from_static(
+                br#"{"token":"t0k","count":4,"tools":[1,2,3,4,5],"note":"code=XYZ9;"}"#,
+            )))
+            .unwrap(),
         "/missing" => Response::builder()
             .status(StatusCode::NOT_FOUND)
             .body(Full::new(Bytes::from_static(b"not here")))

@@ -2,6 +2,7 @@
 //! and every kind of mistake reported at its exact line and column. Load models, user types
 //! and profiles (issue #3) are in `load_models`.
 
+mod checks;
 mod load_models;
 mod stream;
 
@@ -570,7 +571,7 @@ fn step_mistakes() {
         &src,
         5,
         5,
-        "unknown step `htp`; expected one of: http, ws, think, group; did you mean `http`?",
+        "unknown step `htp`; expected one of: http, ws, grpc, think, group; did you mean `http`?",
     );
     let src = format!("{BASE}flow:\n  - http: {{ name: x }}\n");
     assert_one(&src, 5, 5, "an http step needs `url:`");

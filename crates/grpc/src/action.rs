@@ -1,0 +1,403 @@
+//! A compiled grpc step and its run.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::uri::PathAndQuery;
+use prost::Message;
+use prost_reflect::{DescriptorPool, DynamicMessage};
+use stampede_metrics::{Registry, TagSetId, builtin};
+use stampede_plan::{CheckKind, GrpcStep};
+use stampede_proto::{BoxFuture, FailureKind, SessionSlot, StepOutcome, Vu};
+use tokio::time::Instant;
+use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue};
+use tonic::transport::{Channel, Endpoint};
+
+use crate::Error;
+use crate::codec::DynamicCodec;
+
+/// The gRPC code names, by code.
+const CODE_NAMES: [&str; 17] = [
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+];
+
+/// At most this many tag sets are cached per action and VU.
+const MAX_TAG_ENTRIES: usize = 16;
+
+/// What [`GrpcAction::compile`] needs from the protocol.
+#[derive(Debug)]
+pub(crate) struct CompileEnv {
+    pub(crate) index: usize,
+    pub(crate) target: usize,
+    pub(crate) uri: String,
+    pub(crate) slot: SessionSlot,
+}
+
+/// The URI to connect to: the step's target (`host:port` means plaintext) or the plan's.
+pub(crate) fn target_uri(step: Option<&str>, plan: Option<&http::Uri>) -> Result<String, Error> {
+    let uri = match (step, plan) {
+        (Some(t), _) if t.contains("://") => t.to_string(),
+        (Some(t), _) => format!("http://{t}"),
+        (None, Some(p)) => {
+            let authority = p.authority().ok_or(Error::Target(p.to_string(), "it has no host"))?;
+            format!("{}://{authority}", p.scheme_str().unwrap_or("http"))
+        }
+        (None, None) => return Err(Error::Target(String::new(), "give `target:` or a plan target")),
+    };
+    let parsed: http::Uri = uri.parse().map_err(|_| Error::Target(uri.clone(), "not host:port or a URL"))?;
+    match parsed.scheme_str() {
+        Some("http") => Ok(uri),
+        Some("https") => Err(Error::Target(uri, "TLS is not supported yet; use plaintext (http://)")),
+        _ => Err(Error::Target(uri, "use host:port or http://host:port")),
+    }
+}
+
+/// What a call needs from the method's descriptors.
+#[derive(Debug)]
+struct Resolved {
+    path: PathAndQuery,
+    codec: DynamicCodec,
+    request: Bytes,
+}
+
+/// Finds `method` (`package.Service/Method`) in `pool` and encodes `message` for it.
+fn resolve(pool: &DescriptorPool, method: &str, message: &serde_json::Value) -> Result<Resolved, Error> {
+    let (service, name) = method.split_once('/').ok_or_else(|| Error::NoMethod(method.to_string()))?;
+    let descriptor = pool
+        .get_service_by_name(service)
+        .and_then(|s| s.methods().find(|m| m.name() == name))
+        .ok_or_else(|| Error::NoMethod(method.to_string()))?;
+    if descriptor.is_client_streaming() {
+        return Err(Error::ClientStreaming(method.to_string()));
+    }
+    let input = descriptor.input();
+    let request = DynamicMessage::deserialize(input.clone(), message)
+        .map_err(|e| Error::Message { ty: input.full_name().to_string(), message: e.to_string() })?;
+    let path = PathAndQuery::try_from(format!("/{service}/{name}"))
+        .map_err(|_| Error::NoMethod(method.to_string()))?;
+    Ok(Resolved {
+        path,
+        codec: DynamicCodec { output: descriptor.output() },
+        request: Bytes::from(request.encode_to_vec()),
+    })
+}
+
+/// A compiled grpc step.
+#[derive(Debug)]
+pub(crate) struct GrpcAction {
+    index: usize,
+    target: usize,
+    slot: SessionSlot,
+    endpoint: Endpoint,
+    name: String,
+    method: String,
+    /// The method's path, codec and encoded request: known at compile time from a .proto
+    /// file, or fetched by reflection at the first call (then shared by every VU).
+    resolved: tokio::sync::OnceCell<Arc<Resolved>>,
+    /// The request as written, kept for reflection (converted once the type is known).
+    message: serde_json::Value,
+    metadata: Vec<(AsciiMetadataKey, AsciiMetadataValue)>,
+    deadline: Duration,
+    /// Expected status codes (default: OK only).
+    expected: Vec<u8>,
+    checks: Vec<stampede_plan::Check>,
+}
+
+impl GrpcAction {
+    /// Compiles the step; without `pool` (reflection), the method is resolved at first use.
+    pub(crate) fn compile(
+        step: &GrpcStep,
+        pool: Option<&DescriptorPool>,
+        env: CompileEnv,
+    ) -> Result<Self, Error> {
+        let resolved = tokio::sync::OnceCell::new();
+        if let Some(pool) = pool {
+            let _ = resolved.set(Arc::new(resolve(pool, &step.method, &step.message)?));
+        }
+        let endpoint = Endpoint::from_shared(env.uri.clone())
+            .map_err(|_| Error::Target(env.uri.clone(), "not a valid URI"))?
+            .connect_timeout(step.deadline);
+        let metadata = step
+            .metadata
+            .iter()
+            .map(|(k, v)| {
+                let key = AsciiMetadataKey::from_bytes(k.as_bytes());
+                let value = AsciiMetadataValue::try_from(v.as_str());
+                match (key, value) {
+                    (Ok(k), Ok(v)) => Ok((k, v)),
+                    _ => {
+                        Err(Error::Message { ty: "metadata".into(), message: format!("invalid entry {k:?}") })
+                    }
+                }
+            })
+            .collect::<Result<_, _>>()?;
+        let expected = if step.status.is_empty() {
+            vec![0]
+        } else {
+            step.status
+                .iter()
+                .filter_map(|s| CODE_NAMES.iter().position(|n| n == s).map(|i| i as u8))
+                .collect()
+        };
+        Ok(GrpcAction {
+            index: env.index,
+            target: env.target,
+            slot: env.slot,
+            endpoint,
+            name: step.name.clone(),
+            method: step.method.clone(),
+            resolved,
+            message: step.message.clone(),
+            metadata,
+            deadline: step.deadline,
+            expected,
+            checks: step.checks.clone(),
+        })
+    }
+
+    async fn run_once(&self, vu: &mut Vu) -> StepOutcome {
+        let start = Instant::now();
+        let channel = vu.session(self.slot, Session::default).channels.get(self.target).cloned().flatten();
+        let call = self.call(channel, start + self.deadline).await;
+        let end = Instant::now();
+        let session = vu.session(self.slot, Session::default);
+        if session.channels.len() <= self.target {
+            session.channels.resize(self.target + 1, None);
+        }
+        session.channels[self.target] =
+            if call.failure == Some(FailureKind::Connect) { None } else { call.channel.clone() };
+        let code = call.code;
+        let failure = call.failure.or_else(|| match code {
+            Some(c) if !self.expected.contains(&c) => Some(FailureKind::Status(u16::from(c))),
+            _ => None,
+        });
+        let group = vu.group.clone();
+        let identity = vu.identity().tags.clone();
+        let (session, recorder) = vu.session_and_recorder(self.slot, Session::default);
+        let key = TagKey { code, failure, group };
+        let tags = session.tags(self, key, &identity, recorder.registry());
+        recorder.record_at(builtin::GRPC_REQS, tags.step, end, 1.0);
+        recorder.record_at(builtin::GRPC_REQ_DURATION, tags.step, end, ms(end - start));
+        recorder.record_at(builtin::GRPC_REQ_FAILED, tags.step, end, f64::from(u8::from(failure.is_some())));
+        recorder.record_at(builtin::GRPC_STREAM_MSGS_RECEIVED, tags.step, end, call.messages as f64);
+        if let Some(first) = call.first {
+            recorder.record_at(builtin::GRPC_TIME_TO_FIRST_MESSAGE, tags.step, first, ms(first - start));
+        }
+        if !self.checks.is_empty() {
+            let doc = call.last.as_ref().and_then(|m| serde_json::to_value(m).ok());
+            for (i, check) in self.checks.iter().enumerate() {
+                let passed = match (&check.kind, &doc) {
+                    (CheckKind::JsonEquals { path, expected }, Some(doc)) => {
+                        path.query(doc).exactly_one().is_ok_and(|v| v == expected)
+                    }
+                    _ => false,
+                };
+                recorder.record_at(builtin::CHECKS, tags.checks[i], end, f64::from(u8::from(passed)));
+            }
+        }
+        let outcome = StepOutcome { failed: failure.is_some(), status: code.map(u16::from) };
+        vu.last_status = outcome.status;
+        outcome
+    }
+
+    /// Connects if needed and makes the call, reading every response message until the
+    /// stream ends or `deadline` passes (what was received by then still counts).
+    async fn call(&self, channel: Option<Channel>, deadline: Instant) -> Call {
+        let mut out = Call::default();
+        match tokio::time::timeout_at(deadline, self.exchange(channel, &mut out)).await {
+            Ok(()) => {}
+            Err(_) => out.failure = Some(FailureKind::Timeout),
+        }
+        out
+    }
+
+    async fn exchange(&self, channel: Option<Channel>, out: &mut Call) {
+        let channel = match channel {
+            Some(c) => c,
+            None => match self.endpoint.connect().await {
+                Ok(c) => c,
+                Err(_) => {
+                    out.failure = Some(FailureKind::Connect);
+                    return;
+                }
+            },
+        };
+        out.channel = Some(channel.clone());
+        let resolved = self
+            .resolved
+            // Only a success is kept: a failed lookup is retried by the next call.
+            .get_or_try_init(|| async {
+                let service = self.method.split_once('/').map_or("", |(s, _)| s);
+                let pool = crate::reflection::resolve(channel.clone(), service).await?;
+                resolve(&pool, &self.method, &self.message).map(Arc::new).map_err(|e| e.to_string())
+            })
+            .await
+            .cloned();
+        let resolved = match resolved {
+            Ok(r) => r,
+            // The server has no reflection, or not this method: nothing to call.
+            Err(_) => {
+                out.failure = Some(FailureKind::Protocol);
+                return;
+            }
+        };
+        let mut grpc = tonic::client::Grpc::new(channel);
+        if grpc.ready().await.is_err() {
+            out.failure = Some(FailureKind::Connect);
+            return;
+        }
+        let mut request = tonic::Request::new(resolved.request.clone());
+        request.set_timeout(self.deadline);
+        for (k, v) in &self.metadata {
+            request.metadata_mut().insert(k.clone(), v.clone());
+        }
+        let response = grpc.server_streaming(request, resolved.path.clone(), resolved.codec.clone()).await;
+        let mut stream = match response {
+            Ok(r) => r.into_inner(),
+            Err(status) => {
+                out.code = Some(status.code() as u8);
+                return;
+            }
+        };
+        loop {
+            match stream.message().await {
+                Ok(Some(message)) => {
+                    if out.first.is_none() {
+                        out.first = Some(Instant::now());
+                    }
+                    out.messages += 1;
+                    out.last = Some(message);
+                }
+                Ok(None) => {
+                    out.code = Some(0);
+                    break;
+                }
+                Err(status) => {
+                    out.code = Some(status.code() as u8);
+                    break;
+                }
+            }
+        }
+    }
+}
+
+impl stampede_proto::Action for GrpcAction {
+    fn run<'a>(&'a self, vu: &'a mut Vu) -> BoxFuture<'a, StepOutcome> {
+        Box::pin(self.run_once(vu))
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// What one call produced.
+#[derive(Debug, Default)]
+struct Call {
+    channel: Option<Channel>,
+    failure: Option<FailureKind>,
+    code: Option<u8>,
+    first: Option<Instant>,
+    messages: u64,
+    last: Option<DynamicMessage>,
+}
+
+/// What varies between a step's tag sets.
+#[derive(Debug)]
+struct TagKey {
+    code: Option<u8>,
+    failure: Option<FailureKind>,
+    group: Arc<str>,
+}
+
+#[derive(Debug)]
+struct Tags {
+    step: TagSetId,
+    checks: Box<[TagSetId]>,
+}
+
+/// A VU's gRPC state: a channel per target and interned tag sets per action.
+#[derive(Debug, Default)]
+struct Session {
+    channels: Vec<Option<Channel>>,
+    tags: Vec<Vec<(TagKey, Tags)>>,
+}
+
+impl Session {
+    fn tags(
+        &mut self,
+        action: &GrpcAction,
+        key: TagKey,
+        identity: &[(Arc<str>, Arc<str>)],
+        registry: &Registry,
+    ) -> &Tags {
+        if self.tags.len() <= action.index {
+            self.tags.resize_with(action.index + 1, Vec::new);
+        }
+        let entries = &mut self.tags[action.index];
+        let hit = entries
+            .iter()
+            .position(|(k, _)| k.code == key.code && k.failure == key.failure && *k.group == *key.group);
+        let i = match hit {
+            Some(i) => i,
+            None => {
+                let tags = intern(action, &key, identity, registry);
+                if entries.len() >= MAX_TAG_ENTRIES {
+                    entries.pop();
+                }
+                entries.push((key, tags));
+                entries.len() - 1
+            }
+        };
+        &entries[i].1
+    }
+}
+
+fn intern(action: &GrpcAction, key: &TagKey, identity: &[(Arc<str>, Arc<str>)], registry: &Registry) -> Tags {
+    let error = key.failure.map(|f| match f {
+        FailureKind::Status(code) => format!("grpc_{code}"),
+        other => other.tag().into_owned(),
+    });
+    let status = key.code.map(|c| CODE_NAMES.get(usize::from(c)).copied().unwrap_or("UNKNOWN"));
+    let mut tags: Vec<(&str, &str)> = identity.iter().map(|(k, v)| (&**k, &**v)).collect();
+    tags.push(("name", &action.name));
+    tags.push(("method", &action.method));
+    if let Some(status) = status {
+        tags.push(("status", status));
+    }
+    if !key.group.is_empty() {
+        tags.push(("group", &key.group));
+    }
+    if let Some(error) = &error {
+        tags.push(("error", error));
+    }
+    let step = registry.intern(&tags);
+    let checks = action
+        .checks
+        .iter()
+        .map(|check| {
+            tags.push(("check", &check.name));
+            let id = registry.intern(&tags);
+            tags.pop();
+            id
+        })
+        .collect();
+    Tags { step, checks }
+}

@@ -1,0 +1,330 @@
+//! The `grpc` protocol against a real tonic server on 127.0.0.1: the standard health service
+//! (`tonic-health`), called through a `.proto` file compiled at plan compile time.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use stampede_grpc::GrpcProtocol;
+use stampede_metrics::{MetricId, Registry, Sample, builtin};
+use stampede_plan::LoadOptions;
+use stampede_proto::{
+    Action, CompileContext, CompileError, FailureKind, Protocol, Recorder, RecorderStats, SessionSlot,
+    StepOutcome, Vu, VuIdentity,
+};
+use tokio::sync::mpsc;
+
+async fn bounded<T>(test: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(30), test).await.expect("test finished within 30 s")
+}
+
+/// A tonic server with the health service on 127.0.0.1:0: "" is SERVING, "down" NOT_SERVING.
+async fn health_server() -> SocketAddr {
+    let (reporter, service) = tonic_health::server::health_reporter();
+    reporter.set_service_status("", tonic_health::ServingStatus::Serving).await;
+    reporter.set_service_status("down", tonic_health::ServingStatus::NotServing).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        // Keeps the reporter alive as long as the server.
+        let _reporter = reporter;
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+            )
+            .await
+            .unwrap();
+    });
+    addr
+}
+
+struct Harness {
+    registry: Arc<Registry>,
+    vu: Vu,
+    rx: mpsc::Receiver<Vec<Sample>>,
+    actions: Vec<Arc<dyn Action>>,
+}
+
+impl Harness {
+    fn new(flow: &str) -> Self {
+        Self::try_new(flow).unwrap_or_else(|e| panic!("plan compiles: {e}"))
+    }
+
+    fn try_new(flow: &str) -> Result<Self, CompileError> {
+        let src = format!("vus: 1\nduration: 1s\nflow:\n{flow}");
+        let plan = stampede_plan::parse(&src, "test.yaml", &LoadOptions::default())
+            .unwrap_or_else(|e| panic!("plan loads: {e}"));
+        let registry = Arc::new(Registry::new());
+        let (tx, rx) = mpsc::channel(4096);
+        let recorder = Recorder::new(
+            tokio::time::Instant::now(),
+            tx,
+            registry.clone(),
+            Arc::new(RecorderStats::default()),
+        );
+        let tags: Vec<(Arc<str>, Arc<str>)> = vec![(Arc::from("scenario"), Arc::from("default"))];
+        let identity = VuIdentity { id: 1, scenario: Arc::from("default"), tags: tags.into() };
+        let protocol = GrpcProtocol::new();
+        let scenario = &plan.scenarios[0];
+        let cx = CompileContext { plan: &plan, scenario, registry: &registry, slot: SessionSlot(0) };
+        let actions = scenario.steps().map(|step| protocol.compile(step, &cx)).collect::<Result<_, _>>()?;
+        Ok(Harness { registry, vu: Vu::new(identity, recorder, 1), rx, actions })
+    }
+
+    async fn iteration(&mut self) -> Vec<StepOutcome> {
+        let mut out = Vec::new();
+        for action in self.actions.clone() {
+            out.push(action.run(&mut self.vu).await);
+        }
+        out
+    }
+
+    fn samples(&mut self) -> Vec<Sample> {
+        self.vu.recorder().flush();
+        let mut all = Vec::new();
+        while let Ok(batch) = self.rx.try_recv() {
+            all.extend(batch);
+        }
+        all
+    }
+
+    fn values(samples: &[Sample], metric: MetricId) -> Vec<f64> {
+        samples.iter().filter(|s| s.metric == metric).map(|s| s.value).collect()
+    }
+
+    fn tags(&self, samples: &[Sample], metric: MetricId, key: &str) -> Vec<Option<String>> {
+        samples
+            .iter()
+            .filter(|s| s.metric == metric)
+            .map(|s| self.registry.tagset(s.tags).get(key).map(str::to_string))
+            .collect()
+    }
+}
+
+const PROTO: &str = "tests/fixtures/health.proto";
+
+#[tokio::test]
+async fn unary_calls_record_status_checks_and_reuse_the_channel() {
+    bounded(async {
+        let addr = health_server().await;
+        let mut h = Harness::new(&format!(
+            r#"  - grpc: {{ name: ok, target: "{addr}", proto: {PROTO}, method: grpc.health.v1.Health/Check, message: {{ service: "" }}, metadata: {{ authorization: "Bearer x" }}, deadline: 2s, check: {{ status: OK, json: {{ "$.status": SERVING }} }} }}
+  - grpc: {{ name: missing, target: "{addr}", proto: {PROTO}, method: grpc.health.v1.Health/Check, message: {{ service: nope }} }}
+  - grpc: {{ name: expected, target: "{addr}", proto: {PROTO}, method: grpc.health.v1.Health/Check, message: {{ service: nope }}, check: {{ status: NOT_FOUND }} }}
+  - grpc: {{ name: wrong, target: "{addr}", proto: {PROTO}, method: grpc.health.v1.Health/Check, message: {{ service: down }}, check: {{ json: {{ "$.status": SERVING }} }} }}
+"#
+        ));
+        let outcomes = h.iteration().await;
+        let failed: Vec<bool> = outcomes.iter().map(|o| o.failed).collect();
+        assert_eq!(failed, [false, true, false, false], "{outcomes:?}");
+        assert_eq!(outcomes[0].status, Some(0));
+        assert_eq!(outcomes[1].status, Some(5));
+        let s = h.samples();
+        assert_eq!(Harness::values(&s, builtin::GRPC_REQS), [1.0; 4]);
+        assert_eq!(Harness::values(&s, builtin::GRPC_REQ_FAILED), [0.0, 1.0, 0.0, 0.0]);
+        assert_eq!(Harness::values(&s, builtin::GRPC_STREAM_MSGS_RECEIVED), [1.0, 0.0, 0.0, 1.0]);
+        // Two checks on the first call pass; the json check of the last one fails.
+        assert_eq!(Harness::values(&s, builtin::CHECKS), [1.0, 0.0]);
+        let status = h.tags(&s, builtin::GRPC_REQ_DURATION, "status");
+        let expected: Vec<Option<String>> =
+            ["OK", "NOT_FOUND", "NOT_FOUND", "OK"].iter().map(|c| Some(c.to_string())).collect();
+        assert_eq!(status, expected);
+        let errors = h.tags(&s, builtin::GRPC_REQ_DURATION, "error");
+        assert_eq!(errors, [None, Some("grpc_5".to_string()), None, None]);
+        assert_eq!(h.tags(&s, builtin::GRPC_REQS, "method")[0].as_deref(), Some("grpc.health.v1.Health/Check"));
+        assert_eq!(h.tags(&s, builtin::GRPC_REQS, "name")[1].as_deref(), Some("missing"));
+        let first = Harness::values(&s, builtin::GRPC_TIME_TO_FIRST_MESSAGE);
+        let durations = Harness::values(&s, builtin::GRPC_REQ_DURATION);
+        assert_eq!(first.len(), 2, "only calls that got a message: {first:?}");
+        assert!(durations.iter().all(|d| (0.0..2000.0).contains(d)), "{durations:?}");
+        assert!(first[0] <= durations[0]);
+        // A second iteration reuses the VU's channel and behaves the same.
+        let again: Vec<bool> = h.iteration().await.iter().map(|o| o.failed).collect();
+        assert_eq!(again, failed);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn server_streaming_counts_messages_until_the_deadline() {
+    bounded(async {
+        let addr = health_server().await;
+        let mut h = Harness::new(&format!(
+            r#"  - grpc: {{ name: watch, target: "{addr}", proto: {PROTO}, method: grpc.health.v1.Health/Watch, message: {{ service: "" }}, deadline: 300ms }}
+"#
+        ));
+        let started = std::time::Instant::now();
+        let outcomes = h.iteration().await;
+        let took = started.elapsed();
+        // Watch never ends by itself: the deadline ends it, after the first status message.
+        assert!(outcomes[0].failed);
+        assert!(took >= Duration::from_millis(250) && took < Duration::from_secs(5), "{took:?}");
+        let s = h.samples();
+        assert_eq!(Harness::values(&s, builtin::GRPC_STREAM_MSGS_RECEIVED), [1.0]);
+        assert_eq!(Harness::values(&s, builtin::GRPC_TIME_TO_FIRST_MESSAGE).len(), 1);
+        let error = h.tags(&s, builtin::GRPC_REQ_FAILED, "error")[0].clone();
+        assert!(matches!(error.as_deref(), Some("timeout" | "grpc_4")), "{error:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_a_connect_failure() {
+    bounded(async {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let mut h = Harness::new(&format!(
+            "  - grpc: {{ target: \"{addr}\", proto: {PROTO}, method: grpc.health.v1.Health/Check, deadline: 2s }}\n"
+        ));
+        let outcomes = h.iteration().await;
+        assert!(outcomes[0].failed);
+        assert_eq!(outcomes[0].status, None);
+        let s = h.samples();
+        let error = h.tags(&s, builtin::GRPC_REQ_FAILED, "error");
+        assert_eq!(error, [Some(FailureKind::Connect.tag().into_owned())]);
+        assert_eq!(h.tags(&s, builtin::GRPC_REQS, "status"), [None]);
+    })
+    .await;
+}
+
+#[test]
+fn compile_errors_name_the_problem() {
+    let err = |flow: &str| match Harness::try_new(flow) {
+        Ok(_) => panic!("expected a compile error for {flow}"),
+        Err(e) => e.to_string(),
+    };
+    let e = err(&format!(
+        "  - grpc: {{ target: \"127.0.0.1:1\", proto: {PROTO}, method: grpc.health.v1.Health/Nope }}\n"
+    ));
+    assert!(e.contains("no method") && e.contains("Health/Nope"), "{e}");
+    let e = err(&format!(
+        "  - grpc: {{ target: \"127.0.0.1:1\", proto: {PROTO}, method: grpc.health.v1.Health/Check, message: {{ servic: x }} }}\n"
+    ));
+    assert!(e.contains("grpc.health.v1.HealthCheckRequest") && e.contains("servic"), "{e}");
+    let e = err(
+        "  - grpc: { target: \"127.0.0.1:1\", proto: tests/fixtures/broken.proto, method: broken.S/M }\n",
+    );
+    assert!(e.contains("broken.proto:5:1") && e.contains("expected ';'"), "{e}");
+    let e =
+        err("  - grpc: { target: \"127.0.0.1:1\", proto: tests/fixtures/missing.proto, method: a.S/M }\n");
+    assert!(e.contains("missing.proto"), "{e}");
+    let e = err(&format!(
+        "  - grpc: {{ target: \"https://127.0.0.1:1\", proto: {PROTO}, method: grpc.health.v1.Health/Check }}\n"
+    ));
+    assert!(e.contains("TLS"), "{e}");
+}
+
+#[test]
+fn the_plan_rejects_malformed_grpc_steps_with_positions() {
+    let load = |flow: &str| {
+        let src = format!("vus: 1\nduration: 1s\nflow:\n{flow}");
+        stampede_plan::parse(&src, "test.yaml", &LoadOptions::default()).map(|_| ()).unwrap_err().to_string()
+    };
+    let e = load("  - grpc: { target: \"127.0.0.1:1\", proto: a.proto, method: NoSlash }\n");
+    assert!(e.contains("package.Service/Method") && e.contains("4:"), "{e}");
+    let e = load("  - grpc: { target: \"127.0.0.1:1\", proto: a.proto, reflection: true, method: a.S/M }\n");
+    assert!(e.contains("mutually exclusive"), "{e}");
+    let e = load(
+        "  - grpc: { target: \"127.0.0.1:1\", proto: a.proto, method: a.S/M, check: { status: FINE } }\n",
+    );
+    assert!(e.contains("FINE"), "{e}");
+    let e = load("  - grpc: { proto: a.proto, method: a.S/M }\n");
+    assert!(e.contains("target"), "{e}");
+}
+
+async fn demo() -> stampede_demo::DemoServer {
+    let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    stampede_demo::DemoServer::start(addr, stampede_demo::DemoConfig::default()).await.expect("demo starts")
+}
+
+#[tokio::test]
+async fn the_demo_speech_service_answers_unary_calls() {
+    bounded(async {
+        let server = demo().await;
+        let addr = server.grpc_addr();
+        let mut h = Harness::new(&format!(
+            r#"  - grpc: {{ name: transcribe, target: "{addr}", proto: ../demo/proto/speech.proto, method: speech.v1.Speech/Recognize, message: {{ audio_uri: "demo://2", language: en, delay_ms: 30 }}, deadline: 2s, check: {{ status: OK, json: {{ "$.text": hello from, "$.words": 2 }} }} }}
+  - grpc: {{ name: unknown, target: "{addr}", proto: ../demo/proto/speech.proto, method: speech.v1.Speech/Recognize, message: {{ audio_uri: "s3://x" }} }}
+  - grpc: {{ name: health, target: "{addr}", proto: {PROTO}, method: grpc.health.v1.Health/Check, message: {{ service: speech.v1.Speech }}, check: {{ json: {{ "$.status": SERVING }} }} }}
+"#
+        ));
+        let outcomes = h.iteration().await;
+        let failed: Vec<bool> = outcomes.iter().map(|o| o.failed).collect();
+        assert_eq!(failed, [false, true, false], "{outcomes:?}");
+        let s = h.samples();
+        // `status:` decides failure; only the json checks are `checks` samples.
+        assert_eq!(Harness::values(&s, builtin::CHECKS), [1.0, 1.0, 1.0]);
+        let durations = Harness::values(&s, builtin::GRPC_REQ_DURATION);
+        assert!(durations[0] >= 30.0, "the 30 ms processing delay shows: {durations:?}");
+        assert_eq!(h.tags(&s, builtin::GRPC_REQS, "status")[1].as_deref(), Some("NOT_FOUND"));
+        server.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_demo_llm_stream_counts_every_token() {
+    bounded(async {
+        let server = demo().await;
+        let addr = server.grpc_addr();
+        let mut h = Harness::new(&format!(
+            r#"  - grpc: {{ name: generate, target: "{addr}", proto: ../demo/proto/llm.proto, method: llm.v1.Generate/Stream, message: {{ prompt: hi, max_tokens: 6, tokens_per_second: 100 }}, deadline: 5s, check: {{ json: {{ "$.last": true, "$.index": 5 }} }} }}
+"#
+        ));
+        let outcomes = h.iteration().await;
+        assert!(!outcomes[0].failed, "{outcomes:?}");
+        let s = h.samples();
+        assert_eq!(Harness::values(&s, builtin::GRPC_STREAM_MSGS_RECEIVED), [6.0]);
+        let first = Harness::values(&s, builtin::GRPC_TIME_TO_FIRST_MESSAGE)[0];
+        let total = Harness::values(&s, builtin::GRPC_REQ_DURATION)[0];
+        // Five gaps of 10 ms after the first token.
+        assert!(total - first >= 45.0, "first {first} ms, total {total} ms");
+        assert_eq!(Harness::values(&s, builtin::CHECKS), [1.0, 1.0], "the checks see the last message");
+        server.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn reflection_resolves_the_method_from_the_server_once() {
+    bounded(async {
+        let server = demo().await;
+        let addr = server.grpc_addr();
+        let mut h = Harness::new(&format!(
+            r#"  - grpc: {{ name: transcribe, target: "{addr}", reflection: true, method: speech.v1.Speech/Recognize, message: {{ audio_uri: "demo://1" }}, check: {{ json: {{ "$.text": hello }} }} }}
+  - grpc: {{ name: generate, target: "{addr}", reflection: true, method: llm.v1.Generate/Stream, message: {{ max_tokens: 3, tokens_per_second: 1000 }} }}
+  - grpc: {{ name: health, target: "{addr}", reflection: true, method: grpc.health.v1.Health/Check }}
+  - grpc: {{ name: missing, target: "{addr}", reflection: true, method: nope.v1.Nope/Call }}
+"#
+        ));
+        for _ in 0..2 {
+            let failed: Vec<bool> = h.iteration().await.iter().map(|o| o.failed).collect();
+            assert_eq!(failed, [false, false, false, true]);
+        }
+        let s = h.samples();
+        assert_eq!(Harness::values(&s, builtin::CHECKS), [1.0, 1.0]);
+        assert_eq!(Harness::values(&s, builtin::GRPC_STREAM_MSGS_RECEIVED), [1.0, 3.0, 1.0, 0.0, 1.0, 3.0, 1.0, 0.0]);
+        let errors = h.tags(&s, builtin::GRPC_REQ_FAILED, "error");
+        assert_eq!(errors[3].as_deref(), Some("protocol"), "an unknown service is a protocol failure");
+        server.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn reflection_against_a_server_without_it_fails_the_step() {
+    bounded(async {
+        let addr = health_server().await;
+        let mut h = Harness::new(&format!(
+            "  - grpc: {{ target: \"{addr}\", reflection: true, method: grpc.health.v1.Health/Check }}\n"
+        ));
+        let outcomes = h.iteration().await;
+        assert!(outcomes[0].failed);
+        let s = h.samples();
+        assert_eq!(h.tags(&s, builtin::GRPC_REQ_FAILED, "error"), [Some("protocol".to_string())]);
+    })
+    .await;
+}

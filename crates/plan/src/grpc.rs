@@ -1,0 +1,205 @@
+//! `- grpc: {...}` steps: one call of a gRPC method, unary or server-streaming.
+//!
+//! Everything the plan alone can check is checked here, at load time: the method's shape
+//! (`package.Service/Method`), the target, metadata keys, status code names and JSONPaths.
+//! The `.proto` file is only located here (relative to the plan file); the `grpc` protocol
+//! compiles it when the plan compiles, before any VU starts.
+
+use std::path::Path;
+
+use crate::cx::Cx;
+use crate::model::{Defaults, GrpcSource, GrpcStep};
+use crate::step::{FlowCx, json, json_check};
+use crate::yaml::{Node, Value};
+
+const GRPC_KEYS: &[&str] =
+    &["name", "target", "proto", "reflection", "method", "message", "metadata", "deadline", "check"];
+const CHECK_KEYS: &[&str] = &["status", "json"];
+
+/// The gRPC status code names, indexed by code.
+pub const GRPC_CODES: &[&str] = &[
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+];
+
+/// `grpc: {...}`.
+pub(crate) fn grpc_step(cx: &mut Cx, node: &Node, flows: &FlowCx) -> Option<GrpcStep> {
+    let f = cx.fields(
+        node,
+        GRPC_KEYS,
+        "a grpc step like `{ method: pkg.Service/Method, proto: service.proto, message: {...} }`",
+    )?;
+    let method = match f.get("method") {
+        Some(n) => cx.string(n, "a method like speech.v1.Speech/Recognize").and_then(|m| {
+            let ok = m.split_once('/').is_some_and(|(service, method)| {
+                !service.is_empty() && !method.is_empty() && !method.contains('/')
+            });
+            if !ok {
+                cx.error(n.pos, format!("`{m}` is not a method: write `package.Service/Method`"));
+            }
+            ok.then_some(m)
+        }),
+        None => {
+            cx.error(f.pos, "a grpc step needs `method: package.Service/Method`");
+            None
+        }
+    };
+    let name = match f.get("name") {
+        Some(n) => cx.string(n, "a call name"),
+        None => method.clone(),
+    };
+    let target = match f.get("target") {
+        Some(n) => {
+            cx.string(n, "host:port or an http:// / https:// URL").and_then(|t| cx.render(n, &t)).map(Some)
+        }
+        None => {
+            if !flows.has_target {
+                cx.error(f.pos, "a grpc step needs `target: host:port` or a plan target");
+            }
+            Some(None)
+        }
+    };
+    let reflection = match f.get("reflection") {
+        Some(n) => cx.bool(n),
+        None => Some(false),
+    };
+    let source = match (f.entry("proto"), reflection) {
+        (Some((key, _)), Some(true)) => {
+            cx.error(key.pos, "`proto` and `reflection: true` are mutually exclusive; keep one");
+            None
+        }
+        (Some((_, n)), Some(false)) => cx.string(n, "a .proto file path").map(|p| {
+            let base = Path::new(cx.file()).parent().unwrap_or(Path::new(""));
+            GrpcSource::Proto(base.join(p))
+        }),
+        (None, Some(true)) => Some(GrpcSource::Reflection),
+        (None, Some(false)) => {
+            cx.error(f.pos, "a grpc step needs `proto: file.proto` or `reflection: true`");
+            None
+        }
+        (_, None) => None,
+    };
+    let message = match f.get("message") {
+        Some(n) => json(cx, n),
+        None => Some(serde_json::Value::Object(serde_json::Map::new())),
+    };
+    let metadata = match f.get("metadata") {
+        Some(n) => metadata(cx, n),
+        None => Some(Vec::new()),
+    };
+    let default_timeout = flows.defaults.map_or_else(|| Defaults::default().timeout, |d| d.timeout);
+    let deadline = match f.get("deadline") {
+        Some(n) => cx.positive_duration(n),
+        None => Some(default_timeout),
+    };
+    let checks = match f.get("check") {
+        Some(n) => checks(cx, n),
+        None => Some((Vec::new(), Vec::new())),
+    };
+    Some(GrpcStep {
+        name: name?,
+        target: target?,
+        source: source?,
+        method: method?,
+        message: message?,
+        metadata: metadata?,
+        deadline: deadline?,
+        status: checks.as_ref()?.0.clone(),
+        checks: checks?.1,
+    })
+}
+
+fn metadata(cx: &mut Cx, node: &Node) -> Option<Vec<(String, String)>> {
+    let entries = cx.map(node, "a mapping of metadata keys to values")?;
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (key, value) in entries {
+        let lower = key.name.to_ascii_lowercase();
+        let valid = !lower.is_empty()
+            && !lower.ends_with("-bin")
+            && !lower.starts_with("grpc-")
+            && lower.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        if !valid {
+            cx.error(
+                key.pos,
+                format!(
+                    "`{}` is not a metadata key stampede can send (ASCII, not grpc-*, not *-bin)",
+                    key.name
+                ),
+            );
+            ok = false;
+            continue;
+        }
+        let Some(v) = cx.string(value, "a metadata value").and_then(|v| cx.render(value, &v)) else {
+            ok = false;
+            continue;
+        };
+        if !v.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+            cx.error(value.pos, "metadata values must be printable ASCII");
+            ok = false;
+            continue;
+        }
+        out.push((lower, v));
+    }
+    ok.then_some(out)
+}
+
+type Checks = (Vec<String>, Vec<crate::model::Check>);
+
+fn checks(cx: &mut Cx, node: &Node) -> Option<Checks> {
+    let f = cx.fields(node, CHECK_KEYS, "checks like `{ status: OK, json: { \"$.text\": hello } }`")?;
+    let mut ok = true;
+    let mut status = Vec::new();
+    if let Some(n) = f.get("status") {
+        let items: Vec<&Node> = match &n.value {
+            Value::Seq(items) => items.iter().collect(),
+            _ => vec![n],
+        };
+        for item in items {
+            let Some(code) = cx.string(item, "a gRPC status code name like OK or NOT_FOUND") else {
+                ok = false;
+                continue;
+            };
+            let upper = code.to_ascii_uppercase();
+            if GRPC_CODES.contains(&upper.as_str()) {
+                status.push(upper);
+            } else {
+                cx.error(
+                    item.pos,
+                    format!("`{code}` is not a gRPC status code name (OK, NOT_FOUND, UNAVAILABLE, ...)"),
+                );
+                ok = false;
+            }
+        }
+    }
+    let mut checks = Vec::new();
+    if let Some(n) = f.get("json") {
+        match cx.map(n, "a mapping of JSONPath queries to expected values") {
+            Some(entries) => {
+                for (path, expected) in entries {
+                    match json_check(cx, path, expected) {
+                        Some(c) => checks.push(c),
+                        None => ok = false,
+                    }
+                }
+            }
+            None => ok = false,
+        }
+    }
+    ok.then_some((status, checks))
+}
