@@ -206,15 +206,30 @@ thresholds:
 
 /// Plans with one mistake each; the loader and the schema must both reject.
 const INVALID: &[(&str, &str)] = &[
-    ("duration check without operator", "vus: 1\nduration: 1s\nflow: [{ http: { url: \"http://x/\", check: { duration: 200ms } } }]"),
-    ("two extraction sources", "vus: 1\nduration: 1s\nflow: [{ http: { url: \"http://x/\", extract: { t: { json: \"$.t\", status: true } } } }]"),
-    ("bad comparison", "vus: 1\nduration: 1s\nflow: [{ http: { url: \"http://x/\", check: { json_compare: { \"$.n\": \"about 3\" } } } }]"),
+    (
+        "duration check without operator",
+        "vus: 1\nduration: 1s\nflow: [{ http: { url: \"http://x/\", check: { duration: 200ms } } }]",
+    ),
+    (
+        "two extraction sources",
+        "vus: 1\nduration: 1s\nflow: [{ http: { url: \"http://x/\", extract: { t: { json: \"$.t\", status: true } } } }]",
+    ),
+    (
+        "bad comparison",
+        "vus: 1\nduration: 1s\nflow: [{ http: { url: \"http://x/\", check: { json_compare: { \"$.n\": \"about 3\" } } } }]",
+    ),
     (
         "grpc proto and reflection",
         "vus: 1\nduration: 1s\nflow: [{ grpc: { target: \"127.0.0.1:1\", proto: a.proto, reflection: true, method: a.S/M } }]",
     ),
-    ("grpc without source", "vus: 1\nduration: 1s\nflow: [{ grpc: { target: \"127.0.0.1:1\", method: a.S/M } }]"),
-    ("grpc method", "vus: 1\nduration: 1s\nflow: [{ grpc: { target: \"127.0.0.1:1\", proto: a.proto, method: a.S.M } }]"),
+    (
+        "grpc without source",
+        "vus: 1\nduration: 1s\nflow: [{ grpc: { target: \"127.0.0.1:1\", method: a.S/M } }]",
+    ),
+    (
+        "grpc method",
+        "vus: 1\nduration: 1s\nflow: [{ grpc: { target: \"127.0.0.1:1\", proto: a.proto, method: a.S.M } }]",
+    ),
     (
         "grpc status",
         "vus: 1\nduration: 1s\nflow: [{ grpc: { target: \"127.0.0.1:1\", proto: a.proto, method: a.S/M, check: { status: FINE } } }]",
