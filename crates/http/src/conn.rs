@@ -219,8 +219,8 @@ async fn connect(origin: &Origin, t: &mut Timeline) -> Result<Conn, FailureKind>
     t.enter_now(Phase::Blocked);
     t.set_first_byte_from_reads(false);
     let stats = match &transport {
-        Transport::Plain(c) => c.stats(),
-        Transport::Tls(tls) => tls.get_ref().0.stats(),
+        Transport::Plain(c) => c.counter().clone(),
+        Transport::Tls(tls) => tls.get_ref().0.counter().clone(),
     };
     let io = TokioIo::new(MeteredStream::new(transport, stats.clone()));
     let (sender, conn) =

@@ -111,71 +111,16 @@ impl IoStats {
     }
 }
 
-/// Counts wire bytes of the stream below it.
-#[derive(Debug)]
-pub(crate) struct Counted {
-    inner: TcpStream,
-    stats: Arc<IoStats>,
-}
+/// TCP with its wire bytes counted into the connection's [`IoStats`].
+pub(crate) type Counted = stampede_proto::Counted<TcpStream, IoStats>;
 
-impl Counted {
-    pub(crate) fn new(inner: TcpStream, stats: Arc<IoStats>) -> Self {
-        Counted { inner, stats }
+impl stampede_proto::ByteCounter for IoStats {
+    fn add_sent(&self, n: u64) {
+        self.sent.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// The counters this stream feeds.
-    pub(crate) fn stats(&self) -> Arc<IoStats> {
-        self.stats.clone()
-    }
-}
-
-impl AsyncRead for Counted {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let res = Pin::new(&mut self.inner).poll_read(cx, buf);
-        let n = buf.filled().len().saturating_sub(before);
-        if n > 0 {
-            self.stats.received.fetch_add(n as u64, Ordering::Relaxed);
-        }
-        res
-    }
-}
-
-impl AsyncWrite for Counted {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        let res = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = res {
-            self.stats.sent.fetch_add(n as u64, Ordering::Relaxed);
-        }
-        res
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let res = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Ok(n)) = res {
-            self.stats.sent.fetch_add(n as u64, Ordering::Relaxed);
-        }
-        res
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+    fn add_received(&self, n: u64) {
+        self.received.fetch_add(n, Ordering::Relaxed);
     }
 }
 

@@ -8,6 +8,7 @@
 //! the registry of protocols the binary built.
 #![warn(missing_docs)]
 
+mod counted;
 mod recorder;
 mod vu;
 
@@ -15,6 +16,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+pub use counted::{ByteCounter, Counted};
 pub use recorder::{BatchSender, Recorder, RecorderStats};
 pub use vu::{SessionSlot, Vars, Vu, VuIdentity};
 

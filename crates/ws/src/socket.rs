@@ -147,7 +147,7 @@ impl Socket {
         })?;
         // Small messages: Nagle would hold them back by up to 40 ms.
         let _ = tcp.set_nodelay(true);
-        let counted = Counted { tcp, shared: shared.clone() };
+        let counted = Counted::new(tcp, shared.clone());
         let conn = match &endpoint.tls {
             None => Conn::Plain(counted),
             Some((name, config)) => {
@@ -299,59 +299,15 @@ pub(crate) fn classify_io(err: &io::Error) -> FailureKind {
 }
 
 /// TCP with its bytes counted into the socket's shared counters.
-#[derive(Debug)]
-pub(crate) struct Counted {
-    tcp: TcpStream,
-    shared: Arc<Shared>,
-}
+pub(crate) type Counted = stampede_proto::Counted<TcpStream, Shared>;
 
-impl AsyncRead for Counted {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut self.tcp).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = polled {
-            let n = (buf.filled().len() - before) as u64;
-            self.shared.bytes_received.fetch_add(n, Ordering::Relaxed);
-        }
-        polled
-    }
-}
-
-impl AsyncWrite for Counted {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        let polled = Pin::new(&mut self.tcp).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = polled {
-            self.shared.bytes_sent.fetch_add(n as u64, Ordering::Relaxed);
-        }
-        polled
+impl stampede_proto::ByteCounter for Shared {
+    fn add_sent(&self, n: u64) {
+        self.bytes_sent.fetch_add(n, Ordering::Relaxed);
     }
 
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let polled = Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Ok(n)) = polled {
-            self.shared.bytes_sent.fetch_add(n as u64, Ordering::Relaxed);
-        }
-        polled
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.tcp.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.tcp).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.tcp).poll_shutdown(cx)
+    fn add_received(&self, n: u64) {
+        self.bytes_received.fetch_add(n, Ordering::Relaxed);
     }
 }
 
