@@ -1,7 +1,9 @@
 //! The demo's gRPC services, on a port of their own (plaintext HTTP/2): a speech-to-text
-//! `speech.v1.Speech/Recognize` (unary), an LLM `llm.v1.Generate/Stream` (server-streaming
-//! tokens at a requested rate), the standard `grpc.health.v1.Health` and server reflection,
-//! so that clients can call everything without a `.proto` file.
+//! `speech.v1.Speech` with `Recognize` (unary) and `Transcribe` (client streaming: audio
+//! chunks in, one transcript out), an LLM `llm.v1.Generate` with `Stream` (server-streaming
+//! tokens at a requested rate) and `Chat` (bidirectional: one reply per message, as each
+//! arrives), the standard `grpc.health.v1.Health` and server reflection, so that clients can
+//! call everything without a `.proto` file.
 //!
 //! The services are generated from `proto/` by `build.rs` (protox, no protoc).
 
@@ -12,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::server::TcpIncoming;
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response, Status, Streaming};
 
 #[allow(missing_docs, clippy::all)]
 mod pb {
@@ -25,9 +27,9 @@ mod pb {
 }
 
 use pb::llm::generate_server::{Generate, GenerateServer};
-use pb::llm::{GenerateRequest, Token};
+use pb::llm::{ChatMessage, ChatReply, GenerateRequest, Token};
 use pb::speech::speech_server::{Speech, SpeechServer};
-use pb::speech::{RecognizeRequest, RecognizeResponse};
+use pb::speech::{AudioChunk, RecognizeRequest, RecognizeResponse, TranscribeResponse};
 
 /// The encoded descriptors of the demo's own services, for reflection.
 const DESCRIPTORS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/demo_descriptor.bin"));
@@ -63,6 +65,35 @@ impl Speech for SpeechService {
         let language = if req.language.is_empty() { "en".to_string() } else { req.language };
         Ok(Response::new(RecognizeResponse { text, language, confidence: 0.9, words: words as u32 }))
     }
+
+    async fn transcribe(
+        &self,
+        request: Request<Streaming<AudioChunk>>,
+    ) -> Result<Response<TranscribeResponse>, Status> {
+        let mut audio = request.into_inner();
+        let (mut chunks, mut audio_bytes) = (0u32, 0u32);
+        let mut language = String::new();
+        while let Some(chunk) = audio.message().await? {
+            chunks = chunks.saturating_add(1);
+            audio_bytes = audio_bytes.saturating_add(u32::try_from(chunk.audio.len()).unwrap_or(u32::MAX));
+            if language.is_empty() {
+                language = chunk.language;
+            }
+            if chunk.delay_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(u64::from(chunk.delay_ms)).min(MAX_DELAY)).await;
+            }
+        }
+        if chunks == 0 {
+            return Err(Status::invalid_argument("no audio: send at least one chunk"));
+        }
+        // One word per chunk, as `Recognize` gives one per `demo://<n>`: a checkable transcript.
+        let words = (chunks as usize).min(WORDS.len());
+        let text = WORDS[..words].join(" ");
+        if language.is_empty() {
+            language = "en".to_string();
+        }
+        Ok(Response::new(TranscribeResponse { text, language, chunks, audio_bytes }))
+    }
 }
 
 #[derive(Debug, Default)]
@@ -90,6 +121,40 @@ impl Generate for GenerateService {
                 let token = Token { index, text, last: index + 1 == count };
                 // The client went away: stop generating.
                 if tx.send(Ok(token)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    type ChatStream = ReceiverStream<Result<ChatReply, Status>>;
+
+    async fn chat(
+        &self,
+        request: Request<Streaming<ChatMessage>>,
+    ) -> Result<Response<Self::ChatStream>, Status> {
+        let mut inbound = request.into_inner();
+        let (tx, rx) = mpsc::channel(16);
+        tokio::spawn(async move {
+            let mut seq = 0u32;
+            loop {
+                let reply = match inbound.message().await {
+                    Ok(Some(message)) => {
+                        seq = seq.saturating_add(1);
+                        if message.delay_ms > 0 {
+                            let delay = Duration::from_millis(u64::from(message.delay_ms)).min(MAX_DELAY);
+                            tokio::time::sleep(delay).await;
+                        }
+                        Ok(ChatReply { id: message.id, text: format!("you said: {}", message.text), seq })
+                    }
+                    // The client half-closed: the call ends with OK once the replies are out.
+                    Ok(None) => break,
+                    Err(status) => Err(status),
+                };
+                let is_error = reply.is_err();
+                // The client went away, or its stream broke: stop answering.
+                if tx.send(reply).await.is_err() || is_error {
                     break;
                 }
             }

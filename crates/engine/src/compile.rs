@@ -6,10 +6,11 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use stampede_metrics::{Registry, TagSetId};
-use stampede_plan::{Behavior, Plan, Scenario, Step, ThinkTime, UserType};
+use stampede_plan::{Behavior, Controlled, Plan, Repeat, Scenario, Step, ThinkTime, UserType};
 use stampede_proto::{Action, CompileContext, Protocol, SessionSlot};
 
 use crate::EngineError;
+use crate::control::{CompiledControl, CompiledRecord, CompiledRepeat, Condition};
 
 /// A runnable step.
 #[derive(Debug, Clone)]
@@ -20,6 +21,8 @@ pub(crate) enum CompiledStep {
     Think(ThinkTime),
     /// A timed, tagged block.
     Group(Arc<CompiledGroup>),
+    /// Steps under `if:` / `repeat:` / `while:` / `record:`.
+    Control(Arc<CompiledControl>),
 }
 
 /// A `group:` block.
@@ -169,11 +172,54 @@ impl Compiler<'_> {
                         steps: inner,
                     }))
                 }
+                Step::Controlled(c) => {
+                    let inner = self.steps(scenario, &c.steps, identity, group)?;
+                    CompiledStep::Control(Arc::new(self.control(c, inner, identity, group)?))
+                }
                 _ => CompiledStep::Action(self.action(scenario, step)?),
             };
             out.push(compiled);
         }
         Ok(out.into())
+    }
+
+    fn control(
+        &self,
+        c: &Controlled,
+        steps: Steps,
+        identity: &[(Arc<str>, Arc<str>)],
+        group: &str,
+    ) -> Result<CompiledControl, EngineError> {
+        let condition = |e: &stampede_plan::Expr| -> Arc<dyn Condition> { Arc::new(e.clone()) };
+        let repeat = match &c.repeat {
+            Repeat::Once => CompiledRepeat::Times(1),
+            Repeat::Times(n) => CompiledRepeat::Times(n.get()),
+            Repeat::While { condition: e, max } => {
+                CompiledRepeat::While { condition: condition(e), max: max.get() }
+            }
+        };
+        let tags = if c.record.is_empty() {
+            TagSetId::EMPTY
+        } else {
+            let mut tags = identity.to_vec();
+            if !group.is_empty() {
+                tags.push((Arc::from("group"), Arc::from(group)));
+            }
+            self.registry.intern(&tags)
+        };
+        let record = c
+            .record
+            .iter()
+            .map(|r| {
+                let m = &r.metric;
+                let metric = self
+                    .registry
+                    .register(&m.name, m.kind, m.unit.value_type())
+                    .map_err(|source| EngineError::Metric { name: m.name.clone(), source })?;
+                Ok(CompiledRecord { metric, kind: m.kind, unit: m.unit, tags, value: condition(&r.value) })
+            })
+            .collect::<Result<Box<[_]>, EngineError>>()?;
+        Ok(CompiledControl { steps, when: c.when.as_ref().map(condition), repeat, record })
     }
 
     fn action(&self, scenario: &Scenario, step: &Step) -> Result<Arc<dyn Action>, EngineError> {

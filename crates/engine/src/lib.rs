@@ -4,7 +4,8 @@
 //! Shape (see ARCHITECTURE.md):
 //! * [`EngineBuilder`] compiles the plan once: every protocol step becomes an
 //!   [`stampede_proto::Action`] through the protocol that claims it; the engine itself only
-//!   interprets control steps (think time).
+//!   interprets control steps (think time, groups, and `if:` / `repeat:` / `while:` /
+//!   `record:` through the [`Condition`] seam, where a script engine can later plug in).
 //! * Each scenario gets an executor controller ([`executor`]) that starts and stops VU tasks on
 //!   a schedule computed up front (so it is testable on a paused clock).
 //! * VUs record into per-VU buffers that flush batches into one bounded channel; one collector
@@ -16,6 +17,7 @@
 
 mod collector;
 mod compile;
+mod control;
 pub mod executor;
 mod open;
 mod run;
@@ -31,6 +33,7 @@ pub use tokio_util::sync::CancellationToken;
 
 pub use collector::{BreakingPoint, LiveStats, ThresholdOutcome};
 use compile::CompiledPlan;
+pub use control::Condition;
 pub use open::RateSchedule;
 
 /// Errors of building or running a plan.
@@ -52,6 +55,15 @@ pub enum EngineError {
         /// The protocol's reason.
         #[source]
         source: stampede_proto::CompileError,
+    },
+    /// A custom metric (`metrics:`) cannot be registered (its name or kind clashes).
+    #[error("metric {name:?}: {source}")]
+    Metric {
+        /// The metric's name.
+        name: String,
+        /// Why the registry refused it.
+        #[source]
+        source: stampede_metrics::MetricError,
     },
     /// A threshold names a metric that is not registered.
     #[error("threshold {0:?}: unknown metric")]

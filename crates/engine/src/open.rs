@@ -151,8 +151,12 @@ pub(crate) async fn run(run: ScenarioRun) {
             biased;
             _ = kill.cancelled() => break,
             Some(state) = done_rx.recv() => {
-                pool.push(state);
                 in_flight -= 1;
+                if state.vu.halted() {
+                    // A data source ran out (`on_exhausted: stop`): the scenario ends.
+                    break;
+                }
+                pool.push(state);
                 continue;
             }
             _ = tokio::time::sleep_until(at) => {}

@@ -50,6 +50,7 @@ pub(crate) async fn run(engine: Engine, options: RunOptions) -> RunResult {
         stats: stats.clone(),
         counts: counts.clone(),
         slots: compiled.slots,
+        feeds: (!plan.data.is_empty()).then(|| stampede_proto::Feeds::new(&plan)),
     };
 
     let collector = tokio::spawn(collector::run(CollectorSetup {

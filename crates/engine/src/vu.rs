@@ -7,7 +7,7 @@ use std::time::Duration;
 use rand::Rng;
 use stampede_metrics::{Registry, Sample, builtin};
 use stampede_plan::ThinkTime;
-use stampede_proto::{BoxFuture, Recorder, RecorderStats, Vu, VuIdentity};
+use stampede_proto::{BoxFuture, Feeds, Recorder, RecorderStats, Vu, VuIdentity};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -54,6 +54,8 @@ pub(crate) struct VuFactory {
     pub stats: Arc<RecorderStats>,
     pub counts: Arc<VuCounts>,
     pub slots: usize,
+    /// The run's data sources (`data:`), if the plan has any.
+    pub feeds: Option<Arc<Feeds>>,
 }
 
 impl VuFactory {
@@ -67,7 +69,11 @@ impl VuFactory {
         self.counts.allocated.fetch_add(1, Ordering::Relaxed);
         let identity =
             VuIdentity { id, scenario: scenario.clone(), tags: compiled.users[user].identity_tags.clone() };
-        VuState { vu: Vu::new(identity, self.recorder(), self.slots), user, started: false }
+        let mut vu = Vu::new(identity, self.recorder(), self.slots);
+        if let Some(feeds) = &self.feeds {
+            vu.set_feeds(feeds.clone());
+        }
+        VuState { vu, user, started: false }
     }
 }
 
@@ -162,7 +168,8 @@ pub(crate) async fn vu_loop(mut l: VuLoop) -> VuState {
                 state.started = true;
                 run_steps(&mut state.vu, &user.on_start).await;
             }
-            while !stop.is_cancelled() && budget.take() {
+            // A halted VU (its data source ran out, `on_exhausted: stop`) ends here.
+            while !stop.is_cancelled() && !state.vu.halted() && budget.take() {
                 let start = Instant::now();
                 run_iteration(&mut state.vu, user).await;
                 let mut until = user.think.map(|t| Instant::now() + think_duration(t, &mut state.vu));
@@ -201,6 +208,10 @@ pub(crate) async fn run_iteration(vu: &mut Vu, user: &CompiledUser) {
         }
     }
     let end = Instant::now();
+    if vu.halted() {
+        // Abandoned, not completed: its data source ran out.
+        return;
+    }
     let recorder = vu.recorder();
     recorder.record_at(builtin::ITERATIONS, user.iteration_tags, end, 1.0);
     recorder.record_at(builtin::ITERATION_DURATION, user.iteration_tags, end, ms(end - start));
@@ -211,6 +222,9 @@ pub(crate) async fn run_iteration(vu: &mut Vu, user: &CompiledUser) {
 pub(crate) fn run_steps<'a>(vu: &'a mut Vu, steps: &'a [CompiledStep]) -> BoxFuture<'a, ()> {
     Box::pin(async move {
         for step in steps {
+            if vu.halted() {
+                return;
+            }
             match step {
                 CompiledStep::Action(action) => {
                     let outcome = action.run(vu).await;
@@ -222,6 +236,16 @@ pub(crate) fn run_steps<'a>(vu: &'a mut Vu, steps: &'a [CompiledStep]) -> BoxFut
                     // Do not let samples wait in the buffer while the VU sleeps.
                     vu.recorder().flush();
                     tokio::time::sleep(pause).await;
+                }
+                CompiledStep::Control(control) => {
+                    if control.admits(vu) {
+                        let mut done = 0;
+                        while control.may_run(vu, done) {
+                            run_steps(vu, &control.steps).await;
+                            control.record(vu);
+                            done += 1;
+                        }
+                    }
                 }
                 CompiledStep::Group(group) => {
                     let outer = std::mem::replace(&mut vu.group, group.path.clone());

@@ -1,12 +1,16 @@
 //! A compiled grpc step and its run.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::Stream;
 use http::uri::PathAndQuery;
 use prost::Message;
 use prost_reflect::{DescriptorPool, DynamicMessage};
+use rustls::ClientConfig;
+use rustls::pki_types::ServerName;
 use stampede_metrics::{Registry, TagSetId, builtin};
 use stampede_plan::{CheckKind, GrpcStep};
 use stampede_proto::{BoxFuture, FailureKind, SessionSlot, StepOutcome, Vu};
@@ -16,6 +20,7 @@ use tonic::transport::{Channel, Endpoint};
 
 use crate::Error;
 use crate::codec::DynamicCodec;
+use crate::tls::{ConnectError, TlsConnector};
 
 /// The gRPC code names, by code.
 const CODE_NAMES: [&str; 17] = [
@@ -47,11 +52,30 @@ pub(crate) struct CompileEnv {
     pub(crate) index: usize,
     pub(crate) target: usize,
     pub(crate) uri: String,
+    /// The client configuration of an `https://` target.
+    pub(crate) tls: Option<Arc<ClientConfig>>,
     pub(crate) slot: SessionSlot,
 }
 
+/// Plaintext (h2c) or TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    /// `host:port` or `http://`.
+    Plain,
+    /// `https://`.
+    Tls,
+}
+
+/// Where a step connects.
+#[derive(Debug)]
+pub(crate) struct Target {
+    /// `scheme://host:port`.
+    pub(crate) uri: String,
+    pub(crate) scheme: Scheme,
+}
+
 /// The URI to connect to: the step's target (`host:port` means plaintext) or the plan's.
-pub(crate) fn target_uri(step: Option<&str>, plan: Option<&http::Uri>) -> Result<String, Error> {
+pub(crate) fn target(step: Option<&str>, plan: Option<&http::Uri>) -> Result<Target, Error> {
     let uri = match (step, plan) {
         (Some(t), _) if t.contains("://") => t.to_string(),
         (Some(t), _) => format!("http://{t}"),
@@ -62,10 +86,54 @@ pub(crate) fn target_uri(step: Option<&str>, plan: Option<&http::Uri>) -> Result
         (None, None) => return Err(Error::Target(String::new(), "give `target:` or a plan target")),
     };
     let parsed: http::Uri = uri.parse().map_err(|_| Error::Target(uri.clone(), "not host:port or a URL"))?;
-    match parsed.scheme_str() {
-        Some("http") => Ok(uri),
-        Some("https") => Err(Error::Target(uri, "TLS is not supported yet; use plaintext (http://)")),
-        _ => Err(Error::Target(uri, "use host:port or http://host:port")),
+    let scheme = match parsed.scheme_str() {
+        Some("http") => Scheme::Plain,
+        Some("https") => Scheme::Tls,
+        _ => return Err(Error::Target(uri, "use host:port, http://host:port or https://host:port")),
+    };
+    if parsed.host().is_none() {
+        return Err(Error::Target(uri, "it has no host"));
+    }
+    Ok(Target { uri, scheme })
+}
+
+/// The tonic endpoint of `uri`, and for TLS the connector doing the handshake. tonic is
+/// given the `http://` form with an `https://` origin (see the `tls` module).
+fn endpoint(uri: &str, tls: Option<Arc<ClientConfig>>, deadline: Duration) -> Result<Connect, Error> {
+    let invalid = || Error::Target(uri.to_string(), "not a valid URI");
+    let Some(config) = tls else {
+        let endpoint = Endpoint::from_shared(uri.to_string()).map_err(|_| invalid())?;
+        return Ok(Connect { endpoint: endpoint.connect_timeout(deadline), tls: None });
+    };
+    let parsed: http::Uri = uri.parse().map_err(|_| invalid())?;
+    let authority = parsed.authority().ok_or_else(invalid)?;
+    let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+    let name = ServerName::try_from(host.to_string())
+        .map_err(|_| Error::Target(uri.to_string(), "the host is not a valid TLS server name"))?;
+    // tonic needs a port to dial: https's default when the URL has none.
+    let port = authority.port_u16().unwrap_or(443);
+    let endpoint = Endpoint::from_shared(format!("http://{}:{port}", authority.host()))
+        .map_err(|_| invalid())?
+        .origin(parsed)
+        .connect_timeout(deadline);
+    Ok(Connect { endpoint, tls: Some(TlsConnector { config, name }) })
+}
+
+/// How a step opens its channel.
+#[derive(Debug)]
+struct Connect {
+    endpoint: Endpoint,
+    tls: Option<TlsConnector>,
+}
+
+impl Connect {
+    async fn channel(&self) -> Result<Channel, FailureKind> {
+        let connected = match &self.tls {
+            None => self.endpoint.connect().await,
+            Some(tls) => self.endpoint.connect_with_connector(tls.clone()).await,
+        };
+        connected
+            .map_err(|e| if ConnectError::is_handshake(&e) { FailureKind::Tls } else { FailureKind::Connect })
     }
 }
 
@@ -74,28 +142,56 @@ pub(crate) fn target_uri(step: Option<&str>, plan: Option<&http::Uri>) -> Result
 struct Resolved {
     path: PathAndQuery,
     codec: DynamicCodec,
-    request: Bytes,
+    /// The encoded request messages: exactly one unless the method streams requests.
+    requests: Arc<[Bytes]>,
+    /// The method takes a request stream (client- or bidi-streaming).
+    is_client_streaming: bool,
 }
 
-/// Finds `method` (`package.Service/Method`) in `pool` and encodes `message` for it.
-fn resolve(pool: &DescriptorPool, method: &str, message: &serde_json::Value) -> Result<Resolved, Error> {
+/// Finds `method` (`package.Service/Method`) in `pool` and encodes `messages` for it.
+fn resolve(pool: &DescriptorPool, method: &str, messages: &[serde_json::Value]) -> Result<Resolved, Error> {
     let (service, name) = method.split_once('/').ok_or_else(|| Error::NoMethod(method.to_string()))?;
     let descriptor = pool
         .get_service_by_name(service)
         .and_then(|s| s.methods().find(|m| m.name() == name))
         .ok_or_else(|| Error::NoMethod(method.to_string()))?;
-    if descriptor.is_client_streaming() {
-        return Err(Error::ClientStreaming(method.to_string()));
+    let is_client_streaming = descriptor.is_client_streaming();
+    if !is_client_streaming && messages.len() != 1 {
+        return Err(Error::NotClientStreaming(method.to_string()));
     }
     let input = descriptor.input();
-    let request = DynamicMessage::deserialize(input.clone(), message)
-        .map_err(|e| Error::Message { ty: input.full_name().to_string(), message: e.to_string() })?;
+    let requests = messages
+        .iter()
+        .map(|message| {
+            DynamicMessage::deserialize(input.clone(), message)
+                .map(|m| Bytes::from(m.encode_to_vec()))
+                .map_err(|e| Error::Message { ty: input.full_name().to_string(), message: e.to_string() })
+        })
+        .collect::<Result<_, _>>()?;
     let path = PathAndQuery::try_from(format!("/{service}/{name}"))
         .map_err(|_| Error::NoMethod(method.to_string()))?;
-    Ok(Resolved {
-        path,
-        codec: DynamicCodec { output: descriptor.output() },
-        request: Bytes::from(request.encode_to_vec()),
+    Ok(Resolved { path, codec: DynamicCodec { output: descriptor.output() }, requests, is_client_streaming })
+}
+
+/// The request stream of a client- or bidi-streaming call: `requests` in order, `interval`
+/// apart, each counted in `sent` as tonic takes it to encode (so a call cut short by its
+/// deadline or by the server counts only what left).
+fn request_stream(
+    requests: Arc<[Bytes]>,
+    interval: Option<Duration>,
+    sent: Arc<AtomicU64>,
+) -> impl Stream<Item = Bytes> + Send + 'static {
+    futures_util::stream::unfold(0usize, move |i| {
+        let next = requests.get(i).cloned();
+        let sent = sent.clone();
+        async move {
+            let message = next?;
+            if let Some(pause) = interval.filter(|_| i > 0) {
+                tokio::time::sleep(pause).await;
+            }
+            sent.fetch_add(1, Ordering::Relaxed);
+            Some((message, i + 1))
+        }
     })
 }
 
@@ -105,14 +201,16 @@ pub(crate) struct GrpcAction {
     index: usize,
     target: usize,
     slot: SessionSlot,
-    endpoint: Endpoint,
+    connect: Connect,
     name: String,
     method: String,
     /// The method's path, codec and encoded request: known at compile time from a .proto
     /// file, or fetched by reflection at the first call (then shared by every VU).
     resolved: tokio::sync::OnceCell<Arc<Resolved>>,
-    /// The request as written, kept for reflection (converted once the type is known).
-    message: serde_json::Value,
+    /// The requests as written, kept for reflection (converted once the type is known).
+    messages: Vec<serde_json::Value>,
+    /// The pause between streamed request messages.
+    interval: Option<Duration>,
     metadata: Vec<(AsciiMetadataKey, AsciiMetadataValue)>,
     deadline: Duration,
     /// Expected status codes (default: OK only).
@@ -129,11 +227,9 @@ impl GrpcAction {
     ) -> Result<Self, Error> {
         let resolved = tokio::sync::OnceCell::new();
         if let Some(pool) = pool {
-            let _ = resolved.set(Arc::new(resolve(pool, &step.method, &step.message)?));
+            let _ = resolved.set(Arc::new(resolve(pool, &step.method, &step.messages)?));
         }
-        let endpoint = Endpoint::from_shared(env.uri.clone())
-            .map_err(|_| Error::Target(env.uri.clone(), "not a valid URI"))?
-            .connect_timeout(step.deadline);
+        let connect = endpoint(&env.uri, env.tls, step.deadline)?;
         let metadata = step
             .metadata
             .iter()
@@ -160,11 +256,12 @@ impl GrpcAction {
             index: env.index,
             target: env.target,
             slot: env.slot,
-            endpoint,
+            connect,
             name: step.name.clone(),
             method: step.method.clone(),
             resolved,
-            message: step.message.clone(),
+            messages: step.messages.clone(),
+            interval: step.interval,
             metadata,
             deadline: step.deadline,
             expected,
@@ -182,7 +279,11 @@ impl GrpcAction {
             session.channels.resize(self.target + 1, None);
         }
         session.channels[self.target] =
-            if call.failure == Some(FailureKind::Connect) { None } else { call.channel.clone() };
+            if matches!(call.failure, Some(FailureKind::Connect | FailureKind::Tls)) {
+                None
+            } else {
+                call.channel.clone()
+            };
         let code = call.code;
         let failure = call.failure.or_else(|| match code {
             Some(c) if !self.expected.contains(&c) => Some(FailureKind::Status(u16::from(c))),
@@ -197,6 +298,14 @@ impl GrpcAction {
         recorder.record_at(builtin::GRPC_REQ_DURATION, tags.step, end, ms(end - start));
         recorder.record_at(builtin::GRPC_REQ_FAILED, tags.step, end, f64::from(u8::from(failure.is_some())));
         recorder.record_at(builtin::GRPC_STREAM_MSGS_RECEIVED, tags.step, end, call.messages as f64);
+        if let Some(sent) = &call.sent {
+            recorder.record_at(
+                builtin::GRPC_STREAM_MSGS_SENT,
+                tags.step,
+                end,
+                sent.load(Ordering::Relaxed) as f64,
+            );
+        }
         if let Some(first) = call.first {
             recorder.record_at(builtin::GRPC_TIME_TO_FIRST_MESSAGE, tags.step, first, ms(first - start));
         }
@@ -231,10 +340,10 @@ impl GrpcAction {
     async fn exchange(&self, channel: Option<Channel>, out: &mut Call) {
         let channel = match channel {
             Some(c) => c,
-            None => match self.endpoint.connect().await {
+            None => match self.connect.channel().await {
                 Ok(c) => c,
-                Err(_) => {
-                    out.failure = Some(FailureKind::Connect);
+                Err(kind) => {
+                    out.failure = Some(kind);
                     return;
                 }
             },
@@ -246,7 +355,7 @@ impl GrpcAction {
             .get_or_try_init(|| async {
                 let service = self.method.split_once('/').map_or("", |(s, _)| s);
                 let pool = crate::reflection::resolve(channel.clone(), service).await?;
-                resolve(&pool, &self.method, &self.message).map(Arc::new).map_err(|e| e.to_string())
+                resolve(&pool, &self.method, &self.messages).map(Arc::new).map_err(|e| e.to_string())
             })
             .await
             .cloned();
@@ -263,12 +372,16 @@ impl GrpcAction {
             out.failure = Some(FailureKind::Connect);
             return;
         }
-        let mut request = tonic::Request::new(resolved.request.clone());
-        request.set_timeout(self.deadline);
-        for (k, v) in &self.metadata {
-            request.metadata_mut().insert(k.clone(), v.clone());
-        }
-        let response = grpc.server_streaming(request, resolved.path.clone(), resolved.codec.clone()).await;
+        let response = if resolved.is_client_streaming {
+            let sent = Arc::new(AtomicU64::new(0));
+            out.sent = Some(sent.clone());
+            let stream = request_stream(resolved.requests.clone(), self.interval, sent);
+            let request = self.request(stream);
+            grpc.streaming(request, resolved.path.clone(), resolved.codec.clone()).await
+        } else {
+            let request = self.request(resolved.requests[0].clone());
+            grpc.server_streaming(request, resolved.path.clone(), resolved.codec.clone()).await
+        };
         let mut stream = match response {
             Ok(r) => r.into_inner(),
             Err(status) => {
@@ -296,6 +409,16 @@ impl GrpcAction {
             }
         }
     }
+
+    /// `body` with the step's deadline and metadata.
+    fn request<T>(&self, body: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(body);
+        request.set_timeout(self.deadline);
+        for (k, v) in &self.metadata {
+            request.metadata_mut().insert(k.clone(), v.clone());
+        }
+        request
+    }
 }
 
 impl stampede_proto::Action for GrpcAction {
@@ -316,6 +439,8 @@ struct Call {
     code: Option<u8>,
     first: Option<Instant>,
     messages: u64,
+    /// Request messages sent, for a call that streams them.
+    sent: Option<Arc<AtomicU64>>,
     last: Option<DynamicMessage>,
 }
 

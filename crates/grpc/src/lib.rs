@@ -12,9 +12,16 @@
 //! the calling VU's channel, and kept for every VU of the run; a failed lookup fails that
 //! call with `Protocol` and is retried by the next one.
 //!
-//! Every call goes through one code path, tonic's server-streaming call: a unary method is a
-//! stream of one response on the wire, so unary and server-streaming methods share their
-//! timing. Client and bidirectional streaming are refused at compile time.
+//! # Call kinds
+//!
+//! A unary or server-streaming method gets one request (`message:`) and goes through tonic's
+//! server-streaming call: a unary method is a stream of one response on the wire, so both
+//! share their timing. A client- or bidi-streaming method gets a request stream
+//! (`messages: [...]`, or `message:` as a stream of one), sent in order with an optional
+//! pause (`interval:`) before each message after the first and half-closed after the last,
+//! while responses are read as they come; every message is encoded once, at compile time (or
+//! at the first call with reflection). Several messages for a method that takes one is a
+//! compile error.
 //!
 //! # Connections
 //!
@@ -22,11 +29,18 @@
 //! target, in the VU's session, opened at the VU's first call and reused after; a channel
 //! that failed is dropped so the next call reconnects.
 //!
+//! `host:port` and `http://` targets are plaintext (h2c, prior knowledge); `https://`
+//! targets are TLS through rustls (ring), offering ALPN `h2`, with the certificate verified
+//! against the webpki roots unless the plan sets `insecure_skip_tls_verify: true` (see
+//! `tls`). The two client configurations are built once per run and shared by every VU, so
+//! reconnects can resume sessions.
+//!
 //! # Metrics and tags
 //!
 //! `grpc_reqs`, `grpc_req_duration` (start to status), `grpc_req_failed` (one sample per
-//! call), `grpc_time_to_first_message`, `grpc_stream_msgs_received` (messages per call) and
-//! `checks`. Tags: the VU's, `name`, `method`, `status` (the gRPC code name, so
+//! call), `grpc_time_to_first_message`, `grpc_stream_msgs_received` (messages per call),
+//! `grpc_stream_msgs_sent` (request messages per call, client- and bidi-streaming calls only)
+//! and `checks`. Tags: the VU's, `name`, `method`, `status` (the gRPC code name, so
 //! `grpc_req_duration{status:UNAVAILABLE}` is a valid threshold), `group` inside groups and
 //! `error` on failure.
 //!
@@ -35,20 +49,23 @@
 //! A call whose status is not one the step expects (by default `OK`) fails with
 //! [`FailureKind::Status`] carrying the numeric gRPC code, and its `error` tag is
 //! `grpc_<code>` (`grpc_14` for UNAVAILABLE) so that it never reads like an HTTP status. No
-//! connection → `Connect`; the deadline passed locally → `Timeout` (a server answering
-//! DEADLINE_EXCEEDED is a status, `grpc_4`).
+//! connection → `Connect`; a failed TLS handshake (an untrusted or mismatched certificate)
+//! → `Tls`; the deadline passed locally → `Timeout` (a server answering DEADLINE_EXCEEDED is
+//! a status, `grpc_4`). Checks look at the last response message.
 #![warn(missing_docs)]
 
 mod action;
 mod codec;
 mod reflection;
+mod tls;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use prost_reflect::DescriptorPool;
+use rustls::ClientConfig;
 use stampede_plan::{GrpcSource, Step};
 use stampede_proto::{Action, CompileContext, CompileError, Protocol};
 
@@ -66,11 +83,9 @@ pub enum Error {
     /// The method is not in the descriptors.
     #[error("no method {0:?} in the service definitions")]
     NoMethod(String),
-    /// The method streams from the client, which stampede does not call yet.
-    #[error(
-        "method {0:?} streams requests from the client; only unary and server-streaming calls are supported"
-    )]
-    ClientStreaming(String),
+    /// Several request messages for a method that takes one.
+    #[error("method {0:?} takes one request message, not a stream: use `message:`")]
+    NotClientStreaming(String),
     /// The request does not fit the input type.
     #[error("the message does not fit {ty}: {message}")]
     Message {
@@ -82,6 +97,9 @@ pub enum Error {
     /// The target cannot be used.
     #[error("invalid target {0:?}: {1}")]
     Target(String, &'static str),
+    /// The TLS client configuration cannot be built.
+    #[error("tls: {0}")]
+    Tls(String),
 }
 
 /// The `grpc` protocol. Build one per run; it caches compiled .proto files and numbers
@@ -91,6 +109,8 @@ pub struct GrpcProtocol {
     next_action: AtomicUsize,
     targets: Mutex<Vec<String>>,
     pools: Mutex<HashMap<PathBuf, DescriptorPool>>,
+    /// TLS client configurations, verifying (0) and not (1), built on first use.
+    tls: [OnceLock<Arc<ClientConfig>>; 2],
 }
 
 impl GrpcProtocol {
@@ -108,6 +128,18 @@ impl GrpcProtocol {
                 targets.len() - 1
             }
         }
+    }
+
+    /// The TLS configuration for `https://` targets: ALPN `h2` only, since gRPC needs HTTP/2.
+    fn tls(&self, insecure: bool) -> Result<Arc<ClientConfig>, Error> {
+        let cell = &self.tls[usize::from(insecure)];
+        if let Some(config) = cell.get() {
+            return Ok(config.clone());
+        }
+        let config =
+            stampede_http::client_tls_config(insecure, &[b"h2"]).map_err(|e| Error::Tls(e.to_string()))?;
+        // Two compiles racing build two configs; the first one stored wins for everyone.
+        Ok(cell.get_or_init(|| Arc::new(config)).clone())
     }
 
     fn pool(&self, path: &Path) -> Result<DescriptorPool, Error> {
@@ -162,11 +194,18 @@ impl Protocol for GrpcProtocol {
             GrpcSource::Proto(path) => Some(self.pool(path).map_err(invalid)?),
             GrpcSource::Reflection => None,
         };
-        let uri = action::target_uri(grpc.target.as_deref(), cx.plan.target.as_ref()).map_err(invalid)?;
+        let target = action::target(grpc.target.as_deref(), cx.plan.target.as_ref()).map_err(invalid)?;
+        let tls = match target.scheme {
+            action::Scheme::Plain => None,
+            action::Scheme::Tls => {
+                Some(self.tls(cx.plan.defaults.insecure_skip_tls_verify).map_err(invalid)?)
+            }
+        };
         let env = action::CompileEnv {
             index: self.next_action.fetch_add(1, Ordering::Relaxed),
-            target: self.target_index(&uri),
-            uri,
+            target: self.target_index(&target.uri),
+            uri: target.uri,
+            tls,
             slot: cx.slot,
         };
         let action = action::GrpcAction::compile(grpc, pool.as_ref(), env).map_err(invalid)?;

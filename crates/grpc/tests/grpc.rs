@@ -1,5 +1,7 @@
-//! The `grpc` protocol against a real tonic server on 127.0.0.1: the standard health service
-//! (`tonic-health`), called through a `.proto` file compiled at plan compile time.
+//! The `grpc` protocol against real tonic servers on 127.0.0.1: the standard health service
+//! (`tonic-health`), called through a `.proto` file compiled at plan compile time, and the
+//! demo target's services (unary, server-, client- and bidi-streaming), in plaintext and
+//! behind a TLS terminator with a self-signed certificate.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -53,7 +55,13 @@ impl Harness {
     }
 
     fn try_new(flow: &str) -> Result<Self, CompileError> {
-        let src = format!("vus: 1\nduration: 1s\nflow:\n{flow}");
+        Self::with_header("", flow)
+    }
+
+    /// A plan of `header` (top-level keys such as `defaults:`, each line ending in `\n`) and
+    /// `flow`.
+    fn with_header(header: &str, flow: &str) -> Result<Self, CompileError> {
+        let src = format!("{header}vus: 1\nduration: 1s\nflow:\n{flow}");
         let plan = stampede_plan::parse(&src, "test.yaml", &LoadOptions::default())
             .unwrap_or_else(|e| panic!("plan loads: {e}"));
         let registry = Arc::new(Registry::new());
@@ -212,9 +220,19 @@ fn compile_errors_name_the_problem() {
         err("  - grpc: { target: \"127.0.0.1:1\", proto: tests/fixtures/missing.proto, method: a.S/M }\n");
     assert!(e.contains("missing.proto"), "{e}");
     let e = err(&format!(
-        "  - grpc: {{ target: \"https://127.0.0.1:1\", proto: {PROTO}, method: grpc.health.v1.Health/Check }}\n"
+        "  - grpc: {{ target: \"ftp://127.0.0.1:1\", proto: {PROTO}, method: grpc.health.v1.Health/Check }}\n"
     ));
-    assert!(e.contains("TLS"), "{e}");
+    assert!(e.contains("https://host:port"), "{e}");
+    // Several messages for a method that takes one request.
+    let e = err(&format!(
+        "  - grpc: {{ target: \"127.0.0.1:1\", proto: {PROTO}, method: grpc.health.v1.Health/Check, messages: [{{}}, {{}}] }}\n"
+    ));
+    assert!(e.contains("takes one request message") && e.contains("Health/Check"), "{e}");
+    // Every message of a stream must fit the input type.
+    let e = err(
+        "  - grpc: { target: \"127.0.0.1:1\", proto: ../demo/proto/llm.proto, method: llm.v1.Generate/Chat, messages: [{ text: a }, { txt: b }] }\n",
+    );
+    assert!(e.contains("llm.v1.ChatMessage") && e.contains("txt"), "{e}");
 }
 
 #[test]
@@ -233,6 +251,21 @@ fn the_plan_rejects_malformed_grpc_steps_with_positions() {
     assert!(e.contains("FINE"), "{e}");
     let e = load("  - grpc: { proto: a.proto, method: a.S/M }\n");
     assert!(e.contains("target"), "{e}");
+    let e = load(
+        "  - grpc: { target: \"127.0.0.1:1\", proto: a.proto, method: a.S/M, message: {}, messages: [{}] }\n",
+    );
+    assert!(e.contains("mutually exclusive") && e.contains("4:"), "{e}");
+    let e = load("  - grpc: { target: \"127.0.0.1:1\", proto: a.proto, method: a.S/M, messages: [] }\n");
+    assert!(e.contains("at least one"), "{e}");
+    let e =
+        load("  - grpc: { target: \"127.0.0.1:1\", proto: a.proto, method: a.S/M, messages: { a: 1 } }\n");
+    assert!(e.contains("list of request messages"), "{e}");
+    let e = load("  - grpc: { target: \"127.0.0.1:1\", proto: a.proto, method: a.S/M, interval: 10ms }\n");
+    assert!(e.contains("interval") && e.contains("messages"), "{e}");
+    let e = load(
+        "  - grpc: { target: \"127.0.0.1:1\", proto: a.proto, method: a.S/M, messages: [{}], interval: 10 }\n",
+    );
+    assert!(e.contains("duration"), "{e}");
 }
 
 async fn demo() -> stampede_demo::DemoServer {
@@ -325,6 +358,156 @@ async fn reflection_against_a_server_without_it_fails_the_step() {
         assert!(outcomes[0].failed);
         let s = h.samples();
         assert_eq!(h.tags(&s, builtin::GRPC_REQ_FAILED, "error"), [Some("protocol".to_string())]);
+    })
+    .await;
+}
+
+const SPEECH: &str = "../demo/proto/speech.proto";
+const LLM: &str = "../demo/proto/llm.proto";
+
+#[tokio::test]
+async fn a_client_stream_sends_every_chunk_with_its_interval_and_gets_one_transcript() {
+    bounded(async {
+        let server = demo().await;
+        let addr = server.grpc_addr();
+        let mut h = Harness::new(&format!(
+            r#"  - grpc: {{ name: transcribe, target: "{addr}", proto: {SPEECH}, method: speech.v1.Speech/Transcribe, messages: [{{ audio: AAEC, language: fr }}, {{ audio: AwQF }}, {{ audio: Bgc= }}], interval: 25ms, deadline: 5s, check: {{ status: OK, json: {{ "$.text": hello from the, "$.chunks": 3, "$.audioBytes": 8, "$.language": fr }} }} }}
+  - grpc: {{ name: one, target: "{addr}", proto: {SPEECH}, method: speech.v1.Speech/Transcribe, message: {{ audio: AAEC }}, check: {{ json: {{ "$.text": hello }} }} }}
+  - grpc: {{ name: unary, target: "{addr}", proto: {SPEECH}, method: speech.v1.Speech/Recognize, message: {{ audio_uri: "demo://1" }} }}
+"#
+        ));
+        let outcomes = h.iteration().await;
+        assert!(outcomes.iter().all(|o| !o.failed), "{outcomes:?}");
+        let s = h.samples();
+        // Only the streaming calls record messages sent; a `message:` is a stream of one.
+        assert_eq!(Harness::values(&s, builtin::GRPC_STREAM_MSGS_SENT), [3.0, 1.0]);
+        assert_eq!(Harness::values(&s, builtin::GRPC_STREAM_MSGS_RECEIVED), [1.0, 1.0, 1.0]);
+        assert_eq!(Harness::values(&s, builtin::CHECKS), [1.0; 5]);
+        // Two 25 ms pauses before the transcript can come back.
+        let duration = Harness::values(&s, builtin::GRPC_REQ_DURATION)[0];
+        let first = Harness::values(&s, builtin::GRPC_TIME_TO_FIRST_MESSAGE)[0];
+        assert!(first >= 45.0 && duration >= first, "first {first} ms, duration {duration} ms");
+        assert_eq!(h.tags(&s, builtin::GRPC_STREAM_MSGS_SENT, "method")[0].as_deref(), Some("speech.v1.Speech/Transcribe"));
+        server.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_bidi_stream_gets_one_reply_per_message_as_each_arrives() {
+    bounded(async {
+        let server = demo().await;
+        let addr = server.grpc_addr();
+        let mut h = Harness::new(&format!(
+            r#"  - grpc: {{ name: chat, target: "{addr}", proto: {LLM}, method: llm.v1.Generate/Chat, messages: [{{ id: a, text: hi }}, {{ id: b, text: how are you }}, {{ id: c, text: bye, delay_ms: 30 }}], interval: 10ms, deadline: 5s, check: {{ json: {{ "$.id": c, "$.seq": 3, "$.text": "you said: bye" }} }} }}
+  - grpc: {{ name: reflected, target: "{addr}", reflection: true, method: llm.v1.Generate/Chat, messages: [{{ id: x }}, {{ id: y }}], check: {{ json: {{ "$.seq": 2 }} }} }}
+  - grpc: {{ name: slow, target: "{addr}", proto: {LLM}, method: llm.v1.Generate/Chat, messages: [{{ id: a }}, {{ id: b }}, {{ id: c }}, {{ id: d }}], interval: 150ms, deadline: 250ms }}
+"#
+        ));
+        let outcomes = h.iteration().await;
+        let failed: Vec<bool> = outcomes.iter().map(|o| o.failed).collect();
+        assert_eq!(failed, [false, false, true], "{outcomes:?}");
+        let s = h.samples();
+        assert_eq!(Harness::values(&s, builtin::CHECKS), [1.0; 4]);
+        assert_eq!(Harness::values(&s, builtin::GRPC_STREAM_MSGS_RECEIVED)[..2], [3.0, 2.0]);
+        // The deadline cuts the slow stream after its second message (0 ms, 150 ms; the third
+        // was due at 300 ms): what was sent and answered by then still counts.
+        assert_eq!(Harness::values(&s, builtin::GRPC_STREAM_MSGS_SENT), [3.0, 2.0, 2.0]);
+        assert_eq!(Harness::values(&s, builtin::GRPC_STREAM_MSGS_RECEIVED)[2], 2.0);
+        // The first reply comes before the stream is over: 10 + 30 ms of it are still ahead.
+        let first = Harness::values(&s, builtin::GRPC_TIME_TO_FIRST_MESSAGE)[0];
+        let duration = Harness::values(&s, builtin::GRPC_REQ_DURATION)[0];
+        assert!(duration - first >= 35.0, "first {first} ms, duration {duration} ms");
+        let error = h.tags(&s, builtin::GRPC_REQ_FAILED, "error")[2].clone();
+        assert!(matches!(error.as_deref(), Some("timeout" | "grpc_4")), "{error:?}");
+        server.shutdown().await;
+    })
+    .await;
+}
+
+/// A TLS terminator on 127.0.0.1:0 in front of `backend` (plaintext gRPC), with a fresh
+/// self-signed certificate for `localhost` and `127.0.0.1` and ALPN `h2`.
+async fn tls_front(backend: SocketAddr) -> SocketAddr {
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.cert.der().clone()], key)
+        .unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                // A client that rejects the certificate aborts the handshake: nothing to serve.
+                let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]), "the client offers h2");
+                let Ok(mut plain) = tokio::net::TcpStream::connect(backend).await else { return };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn tls_calls_succeed_when_verification_is_skipped() {
+    bounded(async {
+        let server = demo().await;
+        let front = tls_front(server.grpc_addr()).await;
+        let mut h = Harness::with_header(
+            &format!("target: https://localhost:{}\ndefaults: {{ insecure_skip_tls_verify: true }}\n", front.port()),
+            &format!(
+                r#"  - grpc: {{ name: unary, proto: {SPEECH}, method: speech.v1.Speech/Recognize, message: {{ audio_uri: "demo://2" }}, check: {{ json: {{ "$.text": hello from }} }} }}
+  - grpc: {{ name: reflected, target: "https://127.0.0.1:{port}", reflection: true, method: llm.v1.Generate/Stream, message: {{ max_tokens: 4, tokens_per_second: 1000 }}, check: {{ json: {{ "$.index": 3 }} }} }}
+  - grpc: {{ name: chat, reflection: true, method: llm.v1.Generate/Chat, messages: [{{ id: a }}, {{ id: b }}], check: {{ json: {{ "$.id": b }} }} }}
+"#,
+                port = front.port()
+            ),
+        )
+        .unwrap_or_else(|e| panic!("plan compiles: {e}"));
+        for _ in 0..2 {
+            let outcomes = h.iteration().await;
+            assert!(outcomes.iter().all(|o| !o.failed && o.status == Some(0)), "{outcomes:?}");
+        }
+        let s = h.samples();
+        assert_eq!(Harness::values(&s, builtin::CHECKS), [1.0; 6]);
+        assert_eq!(Harness::values(&s, builtin::GRPC_STREAM_MSGS_RECEIVED), [1.0, 4.0, 2.0, 1.0, 4.0, 2.0]);
+        server.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_untrusted_certificate_is_a_tls_failure_when_verifying() {
+    bounded(async {
+        let server = demo().await;
+        let front = tls_front(server.grpc_addr()).await;
+        let mut h = Harness::new(&format!(
+            r#"  - grpc: {{ name: verified, target: "https://localhost:{port}", proto: {SPEECH}, method: speech.v1.Speech/Recognize, message: {{ audio_uri: "demo://1" }}, deadline: 2s }}
+  - grpc: {{ name: reflected, target: "https://127.0.0.1:{port}", reflection: true, method: speech.v1.Speech/Recognize, deadline: 2s }}
+"#,
+            port = front.port()
+        ));
+        for _ in 0..2 {
+            let outcomes = h.iteration().await;
+            assert!(outcomes.iter().all(|o| o.failed && o.status.is_none()), "{outcomes:?}");
+        }
+        let s = h.samples();
+        assert_eq!(Harness::values(&s, builtin::GRPC_REQS), [1.0; 4]);
+        assert_eq!(Harness::values(&s, builtin::GRPC_REQ_FAILED), [1.0; 4]);
+        let tls = Some(FailureKind::Tls.tag().into_owned());
+        assert_eq!(h.tags(&s, builtin::GRPC_REQ_FAILED, "error"), vec![tls; 4]);
+        assert_eq!(h.tags(&s, builtin::GRPC_REQS, "status"), [None, None, None, None]);
+        assert!(Harness::values(&s, builtin::GRPC_TIME_TO_FIRST_MESSAGE).is_empty());
+        server.shutdown().await;
     })
     .await;
 }

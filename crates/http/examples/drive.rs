@@ -67,6 +67,7 @@ async fn run(
         profiles: vec![],
         profile: None,
         grading: Default::default(),
+        data: vec![],
     };
     let scenario = Scenario {
         name: "drive".into(),
@@ -88,6 +89,8 @@ async fn run(
         stream: None,
         checks_fail_request: false,
         extract: vec![],
+        dynamic: None,
+        rate_limit: Default::default(),
     }));
     let protocol = HttpProtocol::new();
     let cx = CompileContext { plan: &plan, scenario: &scenario, registry: &registry, slot: SessionSlot(0) };

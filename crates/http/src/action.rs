@@ -10,7 +10,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, Version};
 use http_body_util::{BodyExt, Full};
 use rustls::pki_types::ServerName;
 use stampede_metrics::builtin;
-use stampede_plan::{Body, Check, Extract, HttpStep, ResponseStream, StatusSet};
+use stampede_plan::{Body, Check, Extract, HttpStep, RateLimitPolicy, ResponseStream, StatusSet};
 use stampede_proto::{
     Action, BoxFuture, CompileContext, FailureKind, Recorder, SessionSlot, StepOutcome, Vu,
 };
@@ -20,9 +20,11 @@ use crate::Error;
 use crate::check::{self, Response};
 use crate::conn::{ConnPool, H2Conn, Link, Origin, ReqBody, Scheme};
 use crate::cookie::{CookieJar, Destination};
+use crate::dynamic::{Dynamic, NotSent, Rendered};
 use crate::extract;
 use crate::failure::{AttemptFailure, Progress, classify_hyper};
 use crate::h1::H1Request;
+use crate::ratelimit::{Limited, Retrying, TOO_MANY_REQUESTS};
 use crate::stream::{BodySink, StreamScanner, StreamStats};
 use crate::tags::{TagCache, TagKey, TagSource};
 use crate::timeline::{Phase, Timeline};
@@ -60,6 +62,8 @@ pub(crate) struct HttpSession {
     passed: Vec<bool>,
     /// Formats extracted values.
     scratch: String,
+    /// The request as rendered for this VU, for steps with run-time values.
+    rendered: Rendered,
 }
 
 /// A compiled HTTP step: everything a request needs, computed once at plan load.
@@ -80,7 +84,8 @@ pub(crate) struct HttpAction {
     /// The `check` tag of each check, then `extract <name>` for each extraction.
     check_names: Vec<String>,
     keep_body: bool,
-    /// Keep the response's header fields (header checks and extractions, the cookie jar).
+    /// Keep the response's header fields (header checks and extractions, the cookie jar, a
+    /// 429's `Retry-After`).
     keep_head: bool,
     /// A failed check fails the request.
     checks_fail_request: bool,
@@ -96,6 +101,10 @@ pub(crate) struct HttpAction {
     stream: Option<ResponseStream>,
     /// Safe to resend when a reused connection turns out to have been closed by the server.
     idempotent: bool,
+    /// The parts rendered per request, when the step has run-time values.
+    dynamic: Option<Box<Dynamic>>,
+    /// What a 429 does (`rate_limit:`); always `Count` when the step expects 429 itself.
+    rate_limit: RateLimitPolicy,
 }
 
 /// What a compile needs from the protocol instance.
@@ -135,8 +144,9 @@ impl HttpAction {
         // Step headers replace plan defaults of the same name, and are appended in order
         // among themselves so that a step can send a header twice.
         let mut headers = HeaderMap::new();
+        let varying = step.dynamic.as_ref().map_or(&[][..], |d| &d.headers[..]);
         for (name, value) in &defaults.headers {
-            if !step.headers.iter().any(|(n, _)| n == name) {
+            if !step.headers.iter().any(|(n, _)| n == name) && !varying.iter().any(|(n, _)| n == name) {
                 headers.append(name.clone(), value.clone());
             }
         }
@@ -151,11 +161,16 @@ impl HttpAction {
                 headers.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
             }
         }
-        let h1 = H1Request::new(&step.method, &uri, &headers, &body);
+        let dynamic = step
+            .dynamic
+            .as_ref()
+            .map(|d| Box::new(Dynamic::new(d, cx.plan.target.as_ref(), headers.clone())));
+        // A request with run-time values is written per request; the compiled one then only
+        // says how to read the response, and needs no body.
+        let h1_body = if dynamic.is_some() { Bytes::new() } else { body.clone() };
+        let h1 = H1Request::new(&step.method, &uri, &headers, &h1_body);
         let mut headers_h2 = headers;
-        for name in ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"] {
-            headers_h2.remove(HeaderName::from_static(name));
-        }
+        remove_connection_fields(&mut headers_h2);
 
         let cookie_host = uri.host().unwrap_or("").to_ascii_lowercase();
         let cookie_path = uri.path().to_string();
@@ -171,9 +186,9 @@ impl HttpAction {
             body,
             keep_body: step.checks.iter().any(|c| c.kind.needs_body())
                 || step.extract.iter().any(|e| e.source.needs_body()),
-            keep_head: defaults.cookies
-                || step.checks.iter().any(|c| c.kind.needs_headers())
-                || step.extract.iter().any(|e| !e.source.needs_body()),
+            // Always, since any response may be a 429 whose `Retry-After` is read from it:
+            // a copy of a few hundred bytes into a buffer the VU reuses.
+            keep_head: true,
             check_names: step
                 .checks
                 .iter()
@@ -190,17 +205,32 @@ impl HttpAction {
             timeout: step.timeout,
             stream: step.stream,
             idempotent: step.method.is_idempotent(),
+            dynamic,
+            // A step that expects 429 (testing the limiter itself) wants to see it, not retry.
+            rate_limit: if step.expected_status.contains(TOO_MANY_REQUESTS) {
+                RateLimitPolicy::Count
+            } else {
+                step.rate_limit
+            },
         })
     }
 
     /// The HTTP/2 request for one attempt. Cloning the compiled parts is cheap
     /// (reference-counted bytes) except the header map, which hyper takes by value.
-    fn request_h2(&self, cookie: Option<&[u8]>) -> Request<ReqBody> {
-        let mut req = Request::new(Full::new(self.body.clone()));
+    fn request_h2(&self, cookie: Option<&[u8]>, rendered: Option<&Rendered>) -> Request<ReqBody> {
+        let body = rendered.and_then(|r| r.body.clone()).unwrap_or_else(|| self.body.clone());
+        let mut req = Request::new(Full::new(body));
         *req.method_mut() = self.method.clone();
         *req.version_mut() = Version::HTTP_2;
-        *req.uri_mut() = self.uri_absolute.clone();
-        *req.headers_mut() = self.headers_h2.clone();
+        *req.uri_mut() = rendered.and_then(|r| r.uri.clone()).unwrap_or_else(|| self.uri_absolute.clone());
+        *req.headers_mut() = match rendered {
+            Some(r) => {
+                let mut headers = r.headers.clone();
+                remove_connection_fields(&mut headers);
+                headers
+            }
+            None => self.headers_h2.clone(),
+        };
         if let Some(value) = cookie.and_then(|c| HeaderValue::from_bytes(c).ok()) {
             req.headers_mut().append(http::header::COOKIE, value);
         }
@@ -209,6 +239,20 @@ impl HttpAction {
 
     async fn run_once(&self, vu: &mut Vu) -> StepOutcome {
         let start = Instant::now();
+        // Rendered before the session is borrowed (rendering reads the VU), into buffers the
+        // session keeps between requests.
+        let mut rendered = None;
+        if let Some(dynamic) = &self.dynamic {
+            let mut buffers = std::mem::take(&mut vu.session(self.slot, HttpSession::default).rendered);
+            let result = dynamic.render(vu, &mut buffers);
+            match result {
+                Ok(()) => rendered = Some(buffers),
+                Err(why) => {
+                    vu.session(self.slot, HttpSession::default).rendered = buffers;
+                    return self.not_sent(vu, why);
+                }
+            }
+        }
         // Taken out for the request (a move, no allocation), so that extraction can set
         // variables while the session is borrowed; put back at the end.
         let mut vars = std::mem::take(&mut vu.vars);
@@ -218,8 +262,19 @@ impl HttpAction {
         let group = vu.group.clone();
         let scheduled_at = vu.scheduled_at;
         let (session, recorder) = vu.session_and_recorder(self.slot, HttpSession::default);
-        let HttpSession { pool, body, tags, stream, timer, head, jar, request_head, passed, scratch } =
-            session;
+        let HttpSession {
+            pool,
+            body,
+            tags,
+            stream,
+            timer,
+            head,
+            jar,
+            request_head,
+            passed,
+            scratch,
+            rendered: rendered_buffers,
+        } = session;
 
         // A timeout too large to add is as good as none (tokio's own `timeout` does the same).
         let deadline = start.checked_add(self.timeout).unwrap_or_else(|| start + FAR_FUTURE);
@@ -251,10 +306,16 @@ impl HttpAction {
             }
             None => None,
         };
-        let h1_head = cookie.map(|value| {
-            self.h1.head_with_field(b"cookie", value, request_head);
-            &request_head[..]
-        });
+        if let Some(r) = &mut rendered {
+            r.write_h1(&self.method, (&self.uri_absolute, &self.body), cookie);
+        }
+        let h1_head = match &rendered {
+            Some(r) => Some(&r.head[..]),
+            None => cookie.map(|value| {
+                self.h1.head_with_field(b"cookie", value, request_head);
+                &request_head[..]
+            }),
+        };
         let exchange = Exchange {
             pool: &mut *pool,
             body: &mut *body,
@@ -262,6 +323,7 @@ impl HttpAction {
             stream: scanner,
             t: &mut t,
             request: (h1_head, cookie),
+            rendered: rendered.as_ref(),
         };
         let finished = tokio::select! {
             biased;
@@ -281,6 +343,8 @@ impl HttpAction {
 
         let (status, mut failure) = match result {
             Ok(status) if self.expected.contains(status) => (Some(status), None),
+            // Rate limited: its own class (see `ratelimit`), never a failure.
+            Ok(TOO_MANY_REQUESTS) => (Some(TOO_MANY_REQUESTS), None),
             Ok(status) => (Some(status), Some(FailureKind::Status(status))),
             Err(kind) => (None, Some(kind)),
         };
@@ -324,6 +388,9 @@ impl HttpAction {
         for (i, &ok) in passed.iter().enumerate() {
             recorder.record_at(builtin::CHECKS, tags.checks[i], end, f64::from(u8::from(ok)));
         }
+        if let Some(r) = rendered {
+            *rendered_buffers = r;
+        }
         if body.capacity() > RETAINED_BODY_CAPACITY {
             *body = Vec::new();
         }
@@ -333,12 +400,57 @@ impl HttpAction {
         StepOutcome { failed: failure.is_some(), status }
     }
 
+    /// A request that could not be built for this VU (a variable no step set yet, a value
+    /// that is not valid in a URL or header): counted as failed with `error:variable`, without
+    /// durations, since nothing was sent. A data source that ran out halts the VU instead, and
+    /// counts nothing.
+    fn not_sent(&self, vu: &mut Vu, why: NotSent) -> StepOutcome {
+        if matches!(why, NotSent::Render(stampede_proto::RenderError::Exhausted(_))) {
+            return StepOutcome { failed: true, status: None };
+        }
+        let identity = vu.identity().tags.clone();
+        let group = vu.group.clone();
+        let (session, recorder) = vu.session_and_recorder(self.slot, HttpSession::default);
+        let source = TagSource {
+            action: self.index,
+            identity: &identity,
+            name: &self.name,
+            method: self.method.as_str(),
+            checks: &self.check_names,
+        };
+        let key = TagKey { status: 0, failure: Some(FailureKind::Variable), group: &group };
+        let tags = session.tags.get(&source, key, recorder.registry());
+        recorder.record(builtin::HTTP_REQ_FAILED, tags.request, 1.0);
+        vu.last_status = None;
+        StepOutcome { failed: true, status: None }
+    }
+
+    /// The 429 `run_once` just got: its tags (as a request that did not fail) and the
+    /// `Retry-After` in the head it kept. Only called after a 429, so the tag set is a hit in
+    /// the VU's cache.
+    fn limited(&self, vu: &mut Vu) -> Limited {
+        let identity = vu.identity().tags.clone();
+        let group = vu.group.clone();
+        let (session, recorder) = vu.session_and_recorder(self.slot, HttpSession::default);
+        let source = TagSource {
+            action: self.index,
+            identity: &identity,
+            name: &self.name,
+            method: self.method.as_str(),
+            checks: &self.check_names,
+        };
+        let key = TagKey { status: TOO_MANY_REQUESTS, failure: None, group: &group };
+        let tags = session.tags.get(&source, key, recorder.registry()).request;
+        let retry_after = crate::ratelimit::retry_after_in_head(&session.head, std::time::SystemTime::now());
+        Limited { tags, retry_after }
+    }
+
     /// Connects if needed, sends, reads the whole response. On a transport failure the
     /// connection is dropped. A failure on a *reused* connection before any response byte
     /// (the server closed it while idle: the keep-alive race every client has) is retried once
     /// on a fresh connection, if the request is idempotent or was not written at all.
     async fn exchange(&self, x: Exchange<'_>) -> Result<u16, FailureKind> {
-        let Exchange { pool, body, mut head, mut stream, t, request } = x;
+        let Exchange { pool, body, mut head, mut stream, t, request, rendered } = x;
         let (h1_head, cookie) = request;
         let mut retried = false;
         loop {
@@ -364,7 +476,7 @@ impl HttpAction {
                         t.set_first_byte_from_reads(false);
                     }
                     let sink = self.sink(body, stream.as_deref_mut(), head.as_deref_mut());
-                    match self.send_h2(h2, (sink, cookie), t).await {
+                    match self.send_h2(h2, (sink, cookie, rendered), t).await {
                         Ok(status) => return Ok(status),
                         Err(failure) => failure,
                     }
@@ -399,14 +511,14 @@ impl HttpAction {
     async fn send_h2(
         &self,
         conn: &mut H2Conn,
-        sink: (BodySink<'_>, Option<&[u8]>),
+        sink: (BodySink<'_>, Option<&[u8]>, Option<&Rendered>),
         t: &mut Timeline,
     ) -> Result<u16, AttemptFailure> {
-        let (mut body, cookie) = sink;
+        let (mut body, cookie, rendered) = sink;
         let fail =
             |progress: Progress| move |e: hyper::Error| AttemptFailure { kind: classify_hyper(&e), progress };
         conn.ready().await.map_err(fail(Progress::NotWritten))?;
-        let request = self.request_h2(cookie);
+        let request = self.request_h2(cookie, rendered);
         t.start_sending();
         let response = conn.send(request).await.map_err(|e| {
             let progress = match t.marks().sent {
@@ -442,7 +554,29 @@ impl HttpAction {
 
 impl Action for HttpAction {
     fn run<'a>(&'a self, vu: &'a mut Vu) -> BoxFuture<'a, StepOutcome> {
-        Box::pin(self.run_once(vu))
+        Box::pin(async move {
+            let mut retrying = Retrying::default();
+            loop {
+                let outcome = self.run_once(vu).await;
+                if outcome.status != Some(TOO_MANY_REQUESTS) {
+                    return outcome;
+                }
+                let limited = self.limited(vu);
+                let Some(wait) = retrying.after_429(self.rate_limit, limited, vu.recorder()) else {
+                    return outcome;
+                };
+                // When the VU is stopped this future is dropped, and the wait with it.
+                tokio::time::sleep(wait).await;
+                retrying.waited(wait, limited.tags, vu.recorder());
+            }
+        })
+    }
+}
+
+/// HTTP/1.1's connection-specific fields, which HTTP/2 forbids.
+fn remove_connection_fields(headers: &mut HeaderMap) {
+    for name in ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"] {
+        headers.remove(HeaderName::from_static(name));
     }
 }
 
@@ -457,6 +591,8 @@ struct Exchange<'a> {
     /// The HTTP/1.1 head to send instead of the compiled one, and the `cookie` value
     /// HTTP/2 adds, when the jar has cookies for this request.
     request: (Option<&'a [u8]>, Option<&'a [u8]>),
+    /// The rendered parts of a request with run-time values.
+    rendered: Option<&'a Rendered>,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -527,7 +663,7 @@ fn record_stream(recorder: &mut Recorder, tags: stampede_metrics::TagSetId, stre
 /// Resolves a step URL: absolute `http(s)://` URLs as they are, anything else relative to the
 /// plan's target, whose path is kept as a prefix (`target: http://h/api` + `/users` →
 /// `http://h/api/users`, as Locust's `host` works).
-fn resolve_url(url: &str, target: Option<&Uri>) -> Result<Uri, Error> {
+pub(crate) fn resolve_url(url: &str, target: Option<&Uri>) -> Result<Uri, Error> {
     let invalid = |reason: &'static str| Error::InvalidUrl { url: url.to_string(), reason };
     let has_scheme = url.split_once("://").is_some_and(|(scheme, _)| {
         !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
@@ -600,30 +736,15 @@ fn host_port(authority: &Authority) -> &str {
 /// `application/x-www-form-urlencoded` as browsers produce it: unreserved bytes as is,
 /// space as `+`, everything else percent-encoded.
 fn form_urlencode(pairs: &[(String, String)]) -> String {
-    fn encode(out: &mut String, s: &str) {
-        for &b in s.as_bytes() {
-            match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
-                    out.push(char::from(b))
-                }
-                b' ' => out.push('+'),
-                _ => {
-                    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-                    out.push('%');
-                    out.push(char::from(HEX[usize::from(b >> 4)]));
-                    out.push(char::from(HEX[usize::from(b & 0xF)]));
-                }
-            }
-        }
-    }
+    use stampede_plan::template::escape_form;
     let mut out = String::new();
     for (i, (k, v)) in pairs.iter().enumerate() {
         if i > 0 {
             out.push('&');
         }
-        encode(&mut out, k);
+        escape_form(k, &mut out);
         out.push('=');
-        encode(&mut out, v);
+        escape_form(v, &mut out);
     }
     out
 }

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use tokio_rustls::client::TlsStream;
 
 pub(crate) use parse::Received;
-pub(crate) use request::H1Request;
+pub(crate) use request::{H1Request, Head, write_fields};
 
 use crate::failure::{AttemptFailure, Progress, classify_io};
 use crate::io::{Counted, IoStats};

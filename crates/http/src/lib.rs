@@ -127,16 +127,27 @@
 //! `transfer-encoding`, more than 100 header fields or a head over ~400 KiB, an unasked-for
 //! 101) → `Protocol`; a status outside `expect_status` → `Status(code)`. A failed connection is dropped and the
 //! next request reconnects. Nothing a server sends can panic this crate.
+//!
+//! # Rate limits
+//!
+//! A 429 Too Many Requests is not a failure but its own class (`ratelimit.rs`): it is a
+//! request like any other in `http_reqs` and the durations, never in `http_req_failed`, and
+//! counted in `http_rate_limited` (with `http_retry_after_present` and `http_rate_limit_wait`).
+//! Under the plan's `rate_limit: retry` the action waits what `Retry-After` asks (capped, within
+//! a budget) and sends the request again, each attempt recorded as a request. A step that lists
+//! 429 in `expect_status` is testing the limiter and is never retried.
 #![warn(missing_docs)]
 
 mod action;
 mod check;
 mod conn;
 mod cookie;
+mod dynamic;
 mod extract;
 mod failure;
 mod h1;
 mod io;
+mod ratelimit;
 mod stream;
 mod tags;
 mod timeline;

@@ -151,6 +151,7 @@ pub(crate) fn extract(cx: &mut Cx, node: &Node) -> Option<Vec<Extract>> {
             );
             ok = false;
         }
+        cx.extracted.insert(key.name.clone());
         match extract_source(cx, spec) {
             Some(source) => out.push(Extract { name: key.name.clone(), source }),
             None => ok = false,

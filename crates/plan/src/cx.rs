@@ -9,15 +9,16 @@ use std::time::Duration;
 
 use crate::duration::parse_duration;
 use crate::error::Diagnostic;
-use crate::template::{Template, VarName};
-use crate::yaml::{Key, Node, Pos, Value};
+use crate::template::{Part, Template, VarName};
+use crate::yaml::{Key, Node, Pos, Sources, Value};
 
 /// Reads a process environment variable; a parameter so that tests need not mutate the
 /// environment (which is `unsafe` in edition 2024, and this workspace forbids unsafe code).
 pub(crate) type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 pub(crate) struct Cx<'a> {
-    pub(crate) source: &'a str,
+    /// The text of the plan file and of every file it includes.
+    pub(crate) source: &'a Sources,
     file: &'a str,
     pub(crate) diagnostics: Vec<Diagnostic>,
     /// Plan variables after `-e` overrides.
@@ -25,21 +26,46 @@ pub(crate) struct Cx<'a> {
     /// Variables whose own value was invalid (reported there, so not again where used).
     pub(crate) broken_vars: HashSet<String>,
     pub(crate) env: EnvLookup<'a>,
+    /// Data sources (`data:`): each name with its column names, in the order of
+    /// `Plan::data`, so that `{{ users.email }}` compiles to indices.
+    pub(crate) data: Vec<(String, Vec<String>)>,
+    /// Names that some step extracts (`extract:`), filled as steps are read.
+    pub(crate) extracted: HashSet<String>,
+    /// Run-time variable references, checked against [`Self::extracted`] once every step is
+    /// read (a step may use what a later-written step, such as `on_start`, extracts).
+    pub(crate) pending: Vec<(Pos, String)>,
 }
 
 impl<'a> Cx<'a> {
-    pub(crate) fn new(source: &'a str, file: &'a str, env: EnvLookup<'a>) -> Self {
-        Cx { source, file, diagnostics: Vec::new(), vars: HashMap::new(), broken_vars: HashSet::new(), env }
+    pub(crate) fn new(source: &'a Sources, file: &'a str, env: EnvLookup<'a>) -> Self {
+        Cx {
+            source,
+            file,
+            diagnostics: Vec::new(),
+            vars: HashMap::new(),
+            broken_vars: HashSet::new(),
+            env,
+            data: Vec::new(),
+            extracted: HashSet::new(),
+            pending: Vec::new(),
+        }
     }
 
     pub(crate) fn file(&self) -> &str {
         self.file
     }
 
+    /// The directory that relative paths written at `pos` (data files, .proto files) are read
+    /// from: that of the file `pos` is in, which may be an included file.
+    pub(crate) fn dir_of(&self, pos: Pos) -> &std::path::Path {
+        self.source.dir(pos.file)
+    }
+
     /// Records a mistake at `pos`.
     pub(crate) fn error(&mut self, pos: Pos, message: impl Into<String>) {
         self.diagnostics.push(Diagnostic {
-            file: self.file.to_string(),
+            // The file the node was written in: the plan file or one it includes.
+            file: self.source.name(pos.file).to_string(),
             line: pos.line,
             column: pos.column,
             message: message.into(),
@@ -264,8 +290,60 @@ impl<'a> Cx<'a> {
     }
 
     /// Substitutes `{{ var }}` in `text`, the value of `node`, reporting each unknown variable
-    /// at its own column.
+    /// at its own column. For values fixed when the plan loads: a variable only known at run
+    /// time (an extracted value, a data column, a built-in) is an error here.
     pub(crate) fn render(&mut self, node: &Node, text: &str) -> Option<String> {
+        let template = self.compile_template(node, text)?;
+        if let Some(literal) = template.as_literal() {
+            return Some(literal.to_string());
+        }
+        for var in template.vars() {
+            let pos = node.pos_within(self.source, text, var.offset);
+            let message = match &var.name {
+                VarName::Plan(n) if self.broken_vars.contains(n) => continue,
+                VarName::Plan(_) | VarName::Env(_) => unknown_var_message(&var.name),
+                other => format!(
+                    "`{{{{ {} }}}}` is only known while the test runs; here the value is fixed when the plan loads (use run-time values in http urls, headers and bodies, and ws messages)",
+                    template_source(text, var.offset).unwrap_or_else(|| other.to_string())
+                ),
+            };
+            self.error(pos, message);
+        }
+        None
+    }
+
+    /// Compiles `text` into a template, substituting what is known now (`vars:`, `-e`,
+    /// `{{ env.X }}`) and keeping run-time variables: extracted values (checked once the whole
+    /// plan is read), data columns (resolved to indices here) and built-ins.
+    pub(crate) fn template(&mut self, node: &Node, text: &str) -> Option<Template> {
+        let template = self.compile_template(node, text)?;
+        let mut ok = true;
+        let mut template = template;
+        for part in template.parts_mut() {
+            let Part::Var(var) = part else { continue };
+            let pos = node.pos_within(self.source, text, var.offset);
+            match &mut var.name {
+                VarName::Plan(n) if self.broken_vars.contains(n) => ok = false,
+                VarName::Plan(n) => self.pending.push((pos, n.clone())),
+                VarName::Env(_) => {
+                    self.error(pos, unknown_var_message(&var.name));
+                    ok = false;
+                }
+                VarName::Data(d) => match self.data_indices(&d.source, &d.column) {
+                    Ok((source, column)) => (d.source_index, d.column_index) = (source, column),
+                    Err(message) => {
+                        self.error(pos, message);
+                        ok = false;
+                    }
+                },
+                VarName::Builtin(_) => {}
+            }
+        }
+        ok.then_some(template)
+    }
+
+    /// Compiles `text` and substitutes plan and environment variables that are set.
+    fn compile_template(&mut self, node: &Node, text: &str) -> Option<Template> {
         let template = match Template::compile(text) {
             Ok(t) => t,
             Err(e) => {
@@ -275,33 +353,73 @@ impl<'a> Cx<'a> {
             }
         };
         if template.is_literal() {
-            return Some(text.to_string());
+            return Some(template);
         }
         let (vars, env) = (&self.vars, self.env);
-        let rendered = template.render(|name| match name {
+        Some(template.resolve(|name| match name {
             VarName::Plan(n) => vars.get(n).map(|v| Cow::Borrowed(v.as_str())),
             VarName::Env(n) => env(n).map(Cow::Owned),
-        });
-        match rendered {
-            Ok(s) => Some(s),
-            Err(missing) => {
-                for var in missing {
-                    if matches!(&var.name, VarName::Plan(n) if self.broken_vars.contains(n)) {
-                        continue;
-                    }
-                    let pos = node.pos_within(self.source, text, var.offset);
-                    self.error(pos, unknown_var_message(&var.name));
+            _ => None,
+        }))
+    }
+
+    fn data_indices(&self, source: &str, column: &str) -> Result<(usize, usize), String> {
+        let Some(s) = self.data.iter().position(|(name, _)| name == source) else {
+            let names: Vec<&str> = self.data.iter().map(|(n, _)| n.as_str()).collect();
+            let mut msg = format!("unknown data source `{source}`");
+            match suggest(source, &names) {
+                Some(s) => msg.push_str(&format!("; did you mean `{s}`?")),
+                None if names.is_empty() => msg.push_str("; declare it under `data:`"),
+                None => msg.push_str(&format!("; declared: {}", names.join(", "))),
+            }
+            return Err(msg);
+        };
+        let columns: Vec<&str> = self.data[s].1.iter().map(String::as_str).collect();
+        match columns.iter().position(|c| *c == column) {
+            Some(c) => Ok((s, c)),
+            None => {
+                let mut msg = format!("data source `{source}` has no column `{column}`");
+                match suggest(column, &columns) {
+                    Some(c) => msg.push_str(&format!("; did you mean `{c}`?")),
+                    None => msg.push_str(&format!("; its columns: {}", columns.join(", "))),
                 }
-                None
+                Err(msg)
             }
         }
     }
+
+    /// Reports run-time variables that no step extracts; called once the plan is read.
+    pub(crate) fn check_pending(&mut self) {
+        let pending = std::mem::take(&mut self.pending);
+        for (pos, name) in pending {
+            if self.extracted.contains(&name) {
+                continue;
+            }
+            let mut known: Vec<&str> = self.extracted.iter().map(String::as_str).collect();
+            known.extend(self.vars.keys().map(String::as_str));
+            known.sort_unstable();
+            let mut msg = format!(
+                "unknown variable `{name}`; define it under vars:, pass -e {name}=..., or extract it in a step (`extract: {{ {name}: ... }}`)"
+            );
+            if let Some(s) = suggest(&name, &known) {
+                msg.push_str(&format!("; did you mean `{s}`?"));
+            }
+            self.error(pos, msg);
+        }
+    }
+}
+
+/// The text between `{{` at `offset` and its `}}`, trimmed.
+fn template_source(text: &str, offset: usize) -> Option<String> {
+    let rest = text.get(offset + 2..)?;
+    rest.find("}}").map(|end| rest[..end].trim().to_string())
 }
 
 pub(crate) fn unknown_var_message(name: &VarName) -> String {
     match name {
         VarName::Plan(n) => format!("unknown variable `{n}`; define it under vars: or pass -e {n}=..."),
         VarName::Env(n) => format!("environment variable `{n}` is not set"),
+        other => format!("`{other}` is only known while the test runs"),
     }
 }
 

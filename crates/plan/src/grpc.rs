@@ -1,19 +1,31 @@
-//! `- grpc: {...}` steps: one call of a gRPC method, unary or server-streaming.
+//! `- grpc: {...}` steps: one call of a gRPC method, unary, server-, client- or
+//! bidi-streaming. A streaming request is written as `messages: [...]` (sent in order,
+//! `interval:` apart); whether the method accepts a stream is known only once its
+//! descriptors are, so the `grpc` protocol checks that when the plan compiles.
 //!
 //! Everything the plan alone can check is checked here, at load time: the method's shape
 //! (`package.Service/Method`), the target, metadata keys, status code names and JSONPaths.
-//! The `.proto` file is only located here (relative to the plan file); the `grpc` protocol
-//! compiles it when the plan compiles, before any VU starts.
-
-use std::path::Path;
+//! The `.proto` file is only located here (relative to the file the step is written in); the
+//! `grpc` protocol compiles it when the plan compiles, before any VU starts.
 
 use crate::cx::Cx;
 use crate::model::{Defaults, GrpcSource, GrpcStep};
 use crate::step::{FlowCx, json, json_check};
 use crate::yaml::{Node, Value};
 
-const GRPC_KEYS: &[&str] =
-    &["name", "target", "proto", "reflection", "method", "message", "metadata", "deadline", "check"];
+const GRPC_KEYS: &[&str] = &[
+    "name",
+    "target",
+    "proto",
+    "reflection",
+    "method",
+    "message",
+    "messages",
+    "interval",
+    "metadata",
+    "deadline",
+    "check",
+];
 const CHECK_KEYS: &[&str] = &["status", "json"];
 
 /// The gRPC status code names, indexed by code.
@@ -84,8 +96,8 @@ pub(crate) fn grpc_step(cx: &mut Cx, node: &Node, flows: &FlowCx) -> Option<Grpc
             None
         }
         (Some((_, n)), Some(false)) => cx.string(n, "a .proto file path").map(|p| {
-            let base = Path::new(cx.file()).parent().unwrap_or(Path::new(""));
-            GrpcSource::Proto(base.join(p))
+            // Relative to the file the step is written in (the plan or an included file).
+            GrpcSource::Proto(cx.dir_of(n.pos).join(p))
         }),
         (None, Some(true)) => Some(GrpcSource::Reflection),
         (None, Some(false)) => {
@@ -94,9 +106,23 @@ pub(crate) fn grpc_step(cx: &mut Cx, node: &Node, flows: &FlowCx) -> Option<Grpc
         }
         (_, None) => None,
     };
-    let message = match f.get("message") {
-        Some(n) => json(cx, n),
-        None => Some(serde_json::Value::Object(serde_json::Map::new())),
+    let messages = match (f.entry("message"), f.get("messages")) {
+        (Some((key, _)), Some(_)) => {
+            cx.error(key.pos, "`message` and `messages` are mutually exclusive; keep one");
+            None
+        }
+        (Some((_, n)), None) => json(cx, n).map(|m| vec![m]),
+        (None, Some(n)) => messages(cx, n),
+        (None, None) => Some(vec![serde_json::Value::Object(serde_json::Map::new())]),
+    };
+    let interval = match f.entry("interval") {
+        Some((key, _)) if f.get("messages").is_none() => {
+            cx.error(key.pos, "`interval` paces a request stream: give `messages: [...]`");
+            None
+        }
+        // `0s` is the same as no pause.
+        Some((_, n)) => cx.duration(n).map(|d| (!d.is_zero()).then_some(d)),
+        None => Some(None),
     };
     let metadata = match f.get("metadata") {
         Some(n) => metadata(cx, n),
@@ -116,12 +142,34 @@ pub(crate) fn grpc_step(cx: &mut Cx, node: &Node, flows: &FlowCx) -> Option<Grpc
         target: target?,
         source: source?,
         method: method?,
-        message: message?,
+        messages: messages?,
+        interval: interval?,
         metadata: metadata?,
         deadline: deadline?,
         status: checks.as_ref()?.0.clone(),
         checks: checks?.1,
     })
+}
+
+/// `messages: [{...}, ...]`: the request stream, at least one message.
+fn messages(cx: &mut Cx, node: &Node) -> Option<Vec<serde_json::Value>> {
+    let Value::Seq(items) = &node.value else {
+        cx.expected(node, "a list of request messages like `[{ text: hi }, { text: bye }]`");
+        return None;
+    };
+    if items.is_empty() {
+        cx.error(node.pos, "`messages` needs at least one message");
+        return None;
+    }
+    let mut out = Vec::with_capacity(items.len());
+    let mut ok = true;
+    for item in items {
+        match json(cx, item) {
+            Some(m) => out.push(m),
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
 }
 
 fn metadata(cx: &mut Cx, node: &Node) -> Option<Vec<(String, String)>> {

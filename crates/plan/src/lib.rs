@@ -9,6 +9,9 @@
 //!
 //! * [`load`] / [`parse`] read a plan; [`LoadOptions`] carries `-e KEY=VALUE`, `--target`,
 //!   `--profile` and `--peak`.
+//! * `include: [common.yaml, flows/auth.yaml]` merges other plan files, relative to the file
+//!   naming them, before the plan is read (the `include` module documents the merge); every
+//!   message about an included file's content names that file, line and column.
 //! * Scenarios pick an executor (k6's names, plus Locust's `users` and a `breakpoint` search)
 //!   and draw their VUs from weighted user types, each with a journey or weighted tasks.
 //! * Profiles (the plan's `profiles:` and the [`builtin_profiles`]) override load, never
@@ -59,13 +62,19 @@ use std::path::Path;
 
 mod checks;
 mod cx;
+mod data;
 mod duration;
 mod error;
 mod executor;
+pub mod expr;
+mod flows;
 mod grpc;
+mod include;
 mod load;
+mod metrics;
 pub mod model;
 mod profile;
+mod ratelimit;
 mod step;
 pub mod template;
 mod threshold;

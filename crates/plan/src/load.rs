@@ -12,12 +12,25 @@ use crate::model::{Defaults, Grading, GradingWeights, HttpVersion, Plan, Scenari
 use crate::profile::{self, ScenarioSrc};
 use crate::template::{Template, VarName};
 use crate::users::{self, Declared, Owner};
-use crate::yaml::{self, Node, Value};
+use crate::yaml::{Node, Value};
 use crate::{LoadOptions, step, threshold};
 
 /// The plan's own keys; the top level also takes [`SHORTCUT_KEYS`].
-const PLAN_KEYS: &[&str] =
-    &["name", "target", "defaults", "vars", "user_types", "scenarios", "profiles", "thresholds", "grading"];
+const PLAN_KEYS: &[&str] = &[
+    "include",
+    "name",
+    "target",
+    "defaults",
+    "vars",
+    "user_types",
+    "scenarios",
+    "profiles",
+    "thresholds",
+    "grading",
+    "data",
+    "flows",
+    "metrics",
+];
 
 /// Keys of the top level that describe the implicit `default` scenario (k6's shortcut, and
 /// Locust's `users` + `spawn_rate`).
@@ -47,6 +60,7 @@ const DEFAULTS_KEYS: &[&str] = &[
     "insecure_skip_tls_verify",
     "cookies",
     "reset_cookies_each_iteration",
+    "rate_limit",
 ];
 
 /// A scenario's keys besides its executor's ([`EXECUTOR_KEYS`]).
@@ -85,25 +99,16 @@ pub(crate) fn load(
     opts: &LoadOptions,
     env: EnvLookup<'_>,
 ) -> Result<Plan, Diagnostics> {
-    let root = match yaml::parse(source) {
-        Ok(root) => root,
-        Err(e) => {
-            return Err(Diagnostics(vec![Diagnostic {
-                file: file.to_string(),
-                line: e.pos.line,
-                column: e.pos.column,
-                message: format!("invalid YAML: {}", e.message),
-            }]));
-        }
-    };
-    let mut cx = Cx::new(source, file, env);
+    // The plan file and the files it includes, merged into one tree (see `include`).
+    let (sources, root) = crate::include::resolve(source, file).map_err(Diagnostics)?;
+    let mut cx = Cx::new(&sources, file, env);
     let plan = plan(&mut cx, &root, opts);
     let mut diagnostics = cx.diagnostics;
     match plan {
         Some(plan) if diagnostics.is_empty() => Ok(plan),
         _ => {
-            // Flags first (line 0), then in reading order.
-            diagnostics.sort_by_key(|d| (d.line, d.column));
+            // Flags first (line 0), then in reading order: the plan file, then included files.
+            diagnostics.sort_by_key(|d| (d.line > 0, sources.rank(&d.file), d.line, d.column));
             diagnostics.dedup();
             if diagnostics.is_empty() {
                 // Unreachable in practice: every `None` above comes with a diagnostic.
@@ -133,10 +138,15 @@ fn plan(cx: &mut Cx, root: &Node, opts: &LoadOptions) -> Option<Plan> {
         None => Some(file_stem(cx.file())),
     };
     vars(cx, f.get("vars"), opts);
+    // Before any step: templates compile `{{ source.column }}` against the sources.
+    let data = crate::data::data(cx, f.get("data"));
     let target = target(cx, f.get("target"), opts);
     let defaults = defaults(cx, f.get("defaults"));
     let has_target = !matches!(target, Some(None));
-    let flows = step::FlowCx { defaults: defaults.as_ref(), has_target };
+    let named = crate::flows::NamedFlows::declarations(cx, f.get("flows"));
+    let metrics = crate::metrics::declarations(cx, f.get("metrics"));
+    let flows = step::FlowCx { defaults: defaults.as_ref(), has_target, named: &named, metrics: &metrics };
+    named.check_all(cx, &flows);
     let declared = users::declarations(cx, f.get("user_types"), &flows);
     let sources = scenario_sources(cx, &f);
     // At the top level `user_types:` declares; in a scenario it selects.
@@ -160,12 +170,15 @@ fn plan(cx: &mut Cx, root: &Node, opts: &LoadOptions) -> Option<Plan> {
     // When the plan's profiles have mistakes (reported), the flags cannot be judged.
     let applied = plan_profiles.as_ref().and_then(|p| profile::apply(cx, p, scenarios.as_mut(), opts));
     let thresholds = match f.get("thresholds") {
-        Some(node) => threshold::thresholds(cx, node),
+        Some(node) => threshold::thresholds(cx, node, &metrics),
         None => Some(Vec::new()),
     };
     let grading = grading(cx, f.get("grading"));
+    metrics.report_unrecorded(cx);
+    cx.check_pending();
     let plan_profiles = plan_profiles?;
     Some(Plan {
+        data: data?,
         name: name?,
         target: target?,
         defaults: defaults?,
@@ -351,6 +364,12 @@ fn defaults(cx: &mut Cx, node: Option<&Node>) -> Option<Defaults> {
                 Some(b) => *flag = b,
                 None => ok = false,
             }
+        }
+    }
+    if let Some(n) = f.get("rate_limit") {
+        match crate::ratelimit::rate_limit(cx, n) {
+            Some(policy) => defaults.rate_limit = policy,
+            None => ok = false,
         }
     }
     ok.then_some(defaults)

@@ -5,6 +5,8 @@ use std::num::{NonZeroU32, NonZeroU64};
 use std::time::Duration;
 
 use crate::error::{Diagnostic, Diagnostics, PlanError};
+pub use crate::expr::Expr;
+pub use crate::ratelimit::{RateLimitPolicy, RetryPolicy};
 
 impl Plan {
     /// `--vus N` / `--duration D` on the command line: every scenario cut to that many VUs /
@@ -56,8 +58,11 @@ impl Plan {
             stream: None,
             checks_fail_request: false,
             extract: Vec::new(),
+            rate_limit: RateLimitPolicy::Count,
+            dynamic: None,
         };
         Ok(Plan {
+            data: Vec::new(),
             name: "quick".into(),
             target: None,
             defaults: Defaults::default(),
@@ -98,6 +103,35 @@ pub struct Plan {
     /// The `grading:` section: targets and weights of the 0–100 score, each overriding what
     /// would otherwise come from the thresholds or the defaults.
     pub grading: Grading,
+    /// Data files VUs draw rows from (`data:`), in the order written; `{{ source.column }}`
+    /// templates refer to them by index.
+    pub data: Vec<DataSource>,
+}
+
+/// A data file and how VUs draw its rows.
+#[derive(Debug, Clone)]
+pub struct DataSource {
+    /// Its name in templates (`{{ users.email }}`).
+    pub name: String,
+    /// Where it was read from.
+    pub path: std::path::PathBuf,
+    /// The rows, read once and shared by every VU.
+    pub table: std::sync::Arc<stampede_data::Table>,
+    /// Which row comes next.
+    pub mode: stampede_data::Mode,
+    /// How often a VU draws a row.
+    pub per: DrawPer,
+    /// What happens when a `unique` source runs out.
+    pub on_exhausted: stampede_data::OnExhausted,
+}
+
+/// How often a VU draws a new row from a data source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DrawPer {
+    /// Each iteration that uses the source (k6's and Gatling's usual feed).
+    Iteration,
+    /// Once, for the VU's whole life (a user account per VU).
+    Vu,
 }
 
 /// The plan's `grading:` section. Every field is optional: an absent one falls back to the
@@ -179,6 +213,8 @@ pub struct Defaults {
     pub cookies: bool,
     /// Each VU's jar starts empty at each iteration (`reset_cookies_each_iteration: true`).
     pub reset_cookies_each_iteration: bool,
+    /// What a 429 does to http steps without their own `rate_limit:` (default: count it).
+    pub rate_limit: RateLimitPolicy,
 }
 
 impl Default for Defaults {
@@ -190,6 +226,7 @@ impl Default for Defaults {
             insecure_skip_tls_verify: false,
             cookies: true,
             reset_cookies_each_iteration: false,
+            rate_limit: RateLimitPolicy::Count,
         }
     }
 }
@@ -655,6 +692,99 @@ pub enum Step {
     Ws(Box<WsStep>),
     /// One gRPC call, unary or server-streaming (`- grpc: {...}`).
     Grpc(Box<GrpcStep>),
+    /// A step (or a named flow's steps) under modifiers: `if:`, `repeat:`, `while:` with
+    /// `max:`, `record:`. A `- flow: name` without modifiers is inlined as its steps instead.
+    Controlled(Box<Controlled>),
+}
+
+/// Steps run under control modifiers, by the engine.
+#[derive(Debug, Clone)]
+pub struct Controlled {
+    /// The step, or the steps of the named flow (`- flow: name`), run as one block.
+    pub steps: Vec<Step>,
+    /// `if:`: evaluated once before the block; when false the block is skipped (and nothing
+    /// is recorded).
+    pub when: Option<Expr>,
+    /// How many times the block runs.
+    pub repeat: Repeat,
+    /// `record:`: custom metrics fed after each run of the block.
+    pub record: Vec<Record>,
+}
+
+/// How many times a [`Controlled`] block runs.
+#[derive(Debug, Clone)]
+pub enum Repeat {
+    /// Once.
+    Once,
+    /// `repeat: N`: N times.
+    Times(NonZeroU32),
+    /// `while: expr` with `max: N`: the condition is checked before each run, and there are
+    /// at most `max` runs.
+    While {
+        /// The condition.
+        condition: Expr,
+        /// The bound.
+        max: NonZeroU32,
+    },
+}
+
+/// One entry of `record:`: a value fed to a custom metric after the step ran.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// The metric, as declared under `metrics:`.
+    pub metric: CustomMetric,
+    /// The value: a number, `{{ name }}` or an expression. A rate records whether it holds;
+    /// the other kinds its number (a value that is not a number is skipped).
+    pub value: Expr,
+}
+
+/// A metric the plan declares under `metrics:`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomMetric {
+    /// Its name (never a built-in's).
+    pub name: String,
+    /// Counter, gauge, rate or trend.
+    pub kind: stampede_metrics::MetricKind,
+    /// The unit its values are written in.
+    pub unit: MetricUnit,
+}
+
+/// The unit of a custom metric's values (`unit:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MetricUnit {
+    /// Plain numbers.
+    #[default]
+    None,
+    /// `ms`: shown as durations.
+    Milliseconds,
+    /// `s`: shown as durations (stored as milliseconds).
+    Seconds,
+    /// `us`: shown as durations (stored as milliseconds).
+    Microseconds,
+    /// `bytes`: shown as data sizes.
+    Bytes,
+}
+
+impl MetricUnit {
+    /// The unit as the metrics registry knows it.
+    pub fn value_type(self) -> stampede_metrics::ValueType {
+        match self {
+            MetricUnit::None => stampede_metrics::ValueType::Default,
+            MetricUnit::Milliseconds | MetricUnit::Seconds | MetricUnit::Microseconds => {
+                stampede_metrics::ValueType::Time
+            }
+            MetricUnit::Bytes => stampede_metrics::ValueType::Data,
+        }
+    }
+
+    /// A value written in this unit, as recorded (time metrics are kept in milliseconds).
+    pub fn to_recorded(self, value: f64) -> f64 {
+        match self {
+            MetricUnit::Seconds => value * 1000.0,
+            MetricUnit::Microseconds => value / 1000.0,
+            MetricUnit::None | MetricUnit::Milliseconds | MetricUnit::Bytes => value,
+        }
+    }
 }
 
 /// A `grpc:` step: one call of `method` with a request written as YAML/JSON.
@@ -669,8 +799,13 @@ pub struct GrpcStep {
     pub source: GrpcSource,
     /// `package.Service/Method`.
     pub method: String,
-    /// The request message as JSON (prost-reflect's JSON mapping), rendered at load.
-    pub message: serde_json::Value,
+    /// The request messages as JSON (prost-reflect's JSON mapping), rendered at load: one
+    /// (`message:`) for a unary or server-streaming method, one or more (`messages:`) sent in
+    /// order as the request stream of a client- or bidi-streaming method.
+    pub messages: Vec<serde_json::Value>,
+    /// The pause before each streamed request message after the first (`interval:`); `None`
+    /// sends them back to back.
+    pub interval: Option<Duration>,
     /// Request metadata (ASCII), lowercase keys.
     pub metadata: Vec<(String, String)>,
     /// The call's deadline (sent as `grpc-timeout` and enforced locally).
@@ -706,7 +841,7 @@ impl Step {
             Step::Http(_) => Some("http"),
             Step::Ws(_) => Some("ws"),
             Step::Grpc(_) => Some("grpc"),
-            Step::Think(_) | Step::Group(_) => None,
+            Step::Think(_) | Step::Group(_) | Step::Controlled(_) => None,
         }
     }
 }
@@ -766,6 +901,25 @@ pub struct HttpStep {
     pub checks_fail_request: bool,
     /// Values taken from the response into VU variables (`extract:`).
     pub extract: Vec<Extract>,
+    /// What a 429 does: counted, or waited out and retried (`rate_limit:`, else the default).
+    pub rate_limit: RateLimitPolicy,
+    /// The parts that vary per request, when the step uses run-time values (extracted
+    /// variables, data columns, built-ins); `None` for a fixed request, which is serialized
+    /// once. Where a part varies, the fixed field above holds its skeleton (the run-time
+    /// values rendered as nothing): enough to know the origin and to validate at load.
+    pub dynamic: Option<Box<DynamicRequest>>,
+}
+
+/// The templated parts of an [`HttpStep`], rendered for each request.
+#[derive(Debug, Clone, Default)]
+pub struct DynamicRequest {
+    /// The URL, if it varies. It may not change the origin (scheme, host, port): those are
+    /// fixed at load so that connections can be pooled.
+    pub url: Option<crate::template::Template>,
+    /// Header fields whose values vary, sent after the fixed ones (and not among them).
+    pub headers: Vec<(http::HeaderName, crate::template::Template)>,
+    /// The body, if it varies: already serialized (JSON strings escaped, form fields encoded).
+    pub body: Option<crate::template::Template>,
 }
 
 /// How an `http` step reads a streamed response (`stream:`): the body is scanned as its bytes

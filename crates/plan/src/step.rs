@@ -5,10 +5,15 @@ use std::str::FromStr;
 
 use crate::cx::{Cx, suggest};
 use crate::duration::parse_duration;
+use crate::expr::Expr;
+use crate::metrics::Lookup;
 use crate::model::{
     Body, Check, CheckKind, Defaults, Flow, Group, HttpStep, ResponseStream, StatusSet, Step, ThinkTime,
 };
+use crate::model::{Controlled, Record, Repeat};
+use crate::template::{Escape, Part, Template, escape_form, escape_json};
 use crate::yaml::{Key, Node, Value};
+use crate::{flows::NamedFlows, metrics::DeclaredMetrics};
 
 /// The kinds of step, as a step's single key.
 pub(crate) const STEP_KINDS: &[&str] = &["http", "ws", "grpc", "think", "group"];
@@ -26,6 +31,7 @@ const HTTP_KEYS: &[&str] = &[
     "timeout",
     "stream",
     "extract",
+    "rate_limit",
 ];
 
 const STREAM_KEYS: &[&str] = &["format", "preset"];
@@ -63,6 +69,10 @@ pub(crate) struct FlowCx<'d> {
     pub(crate) defaults: Option<&'d Defaults>,
     /// Whether relative URLs can be resolved (a target is set, or an invalid one was reported).
     pub(crate) has_target: bool,
+    /// The plan's `flows:`, for `- flow: name`.
+    pub(crate) named: &'d NamedFlows<'d>,
+    /// The plan's `metrics:`, for `record:`.
+    pub(crate) metrics: &'d DeclaredMetrics,
 }
 
 /// A list of steps under the key `key` (`flow`, `on_start`, `steps`, ...), named in messages.
@@ -70,7 +80,7 @@ pub(crate) fn flow(cx: &mut Cx, node: &Node, key: &str, flows: &FlowCx) -> Optio
     steps(cx, node, key, flows).map(|steps| Flow { steps })
 }
 
-fn steps(cx: &mut Cx, node: &Node, key: &str, flows: &FlowCx) -> Option<Vec<Step>> {
+pub(crate) fn steps(cx: &mut Cx, node: &Node, key: &str, flows: &FlowCx) -> Option<Vec<Step>> {
     let Value::Seq(items) = &node.value else {
         cx.expected(node, "a list of steps like `- http: {...}`");
         return None;
@@ -83,40 +93,218 @@ fn steps(cx: &mut Cx, node: &Node, key: &str, flows: &FlowCx) -> Option<Vec<Step
     let mut ok = true;
     for item in items {
         match step(cx, item, flows) {
-            Some(s) => steps.push(s),
+            Some(s) => steps.extend(s),
             None => ok = false,
         }
     }
     ok.then_some(steps)
 }
 
-fn step(cx: &mut Cx, node: &Node, flows: &FlowCx) -> Option<Step> {
+/// One item of a list of steps: usually one step, but a `- flow: name` without modifiers is
+/// inlined as the named flow's steps.
+fn step(cx: &mut Cx, node: &Node, flows: &FlowCx) -> Option<Vec<Step>> {
     let Value::Map(entries) = &node.value else {
         cx.expected(node, "a step like `- http: {...}` or `- think: 1s`");
         return None;
     };
-    let Some((kind, value)) = entries.first() else {
+    let Some((first, _)) = entries.first() else {
         cx.error(node.pos, "empty step; expected `- http: {...}` or `- think: 1s`");
         return None;
     };
-    if entries.len() > 1 {
-        // The classic slip: fields at the same indentation as `http:` instead of under it.
-        if STEP_KINDS.contains(&kind.name.as_str()) && matches!(value.value, Value::Null) {
-            let msg = format!(
-                "`{}` belongs inside the `{}:` step; indent it under `{}:`",
-                entries[1].0.name, kind.name, kind.name
-            );
-            cx.error(entries[1].0.pos, msg);
+    // The kind is the first key that is not a modifier; modifiers may come before it.
+    let is_modifier = |k: &Key| MODIFIER_KEYS.contains(&k.name.as_str());
+    let Some((kind, value)) = entries.iter().find(|(k, _)| !is_modifier(k)) else {
+        let msg = format!(
+            "`{}` modifies a step, but there is no step here; write it beside one, like `- http: {{ url: / }}` with `{}:` under `http`",
+            first.name, first.name
+        );
+        cx.error(first.pos, msg);
+        return None;
+    };
+    if let Some((extra, _)) = entries.iter().find(|(k, _)| !is_modifier(k) && !std::ptr::eq(k, kind)) {
+        let kind_name = kind.name.as_str();
+        let msg = if STEP_WORDS.contains(&kind_name)
+            && matches!(value.value, Value::Null)
+            && !STEP_WORDS.contains(&extra.name.as_str())
+        {
+            // The classic slip: fields at the same indentation as `http:` instead of under it.
+            format!("`{}` belongs inside the `{kind_name}:` step; indent it under `{kind_name}:`", extra.name)
+        } else if STEP_WORDS.contains(&extra.name.as_str()) || !STEP_WORDS.contains(&kind_name) {
+            format!(
+                "a step has exactly one kind (`http`, `ws`, `grpc`, `think`, `group` or `flow`), but this one also has `{}`",
+                extra.name
+            )
         } else {
-            let msg = format!(
-                "a step has exactly one kind (`http`, `ws`, `grpc`, `think` or `group`), but this one also has `{}`",
-                entries[1].0.name
+            let mut msg = format!(
+                "unknown key `{}` beside the `{kind_name}:` step; a step takes one kind and the modifiers: {}",
+                extra.name,
+                MODIFIER_KEYS.join(", ")
             );
-            cx.error(entries[1].0.pos, msg);
-        }
+            if let Some(s) = suggest(&extra.name, MODIFIER_KEYS) {
+                msg.push_str(&format!("; did you mean `{s}`?"));
+            }
+            msg
+        };
+        cx.error(extra.pos, msg);
         return None;
     }
-    step_of_kind(cx, kind, value, flows)
+    let modifiers = modifiers(cx, entries, flows);
+    let body = if kind.name == "flow" {
+        flows.named.expand(cx, value, flows)
+    } else {
+        step_of_kind(cx, kind, value, flows).map(|s| vec![s])
+    };
+    let (body, modifiers) = (body?, modifiers?);
+    Some(match modifiers {
+        None => body,
+        Some((when, repeat, record)) => {
+            vec![Step::Controlled(Box::new(Controlled { steps: body, when, repeat, record }))]
+        }
+    })
+}
+
+/// Keys written beside a step's kind, changing how it runs.
+const MODIFIER_KEYS: &[&str] = &["if", "repeat", "while", "max", "record"];
+
+/// What a step's entry may be called: its kinds, and `flow` (a named flow).
+const STEP_WORDS: &[&str] = &["http", "ws", "grpc", "think", "group", "flow"];
+
+/// A step's modifiers: `Some(None)` when it has none, `None` when they have mistakes.
+type Modifiers = Option<(Option<Expr>, Repeat, Vec<Record>)>;
+
+/// Reads `if`, `repeat`, `while` with `max`, and `record` from a step's entries.
+fn modifiers(cx: &mut Cx, entries: &[(Key, Node)], flows: &FlowCx) -> Option<Modifiers> {
+    let get = |name: &str| entries.iter().find(|(k, _)| k.name == name);
+    let mut ok = true;
+    for (i, (key, _)) in entries.iter().enumerate() {
+        if MODIFIER_KEYS.contains(&key.name.as_str())
+            && let Some((first, _)) = entries[..i].iter().find(|(k, _)| k.name == key.name)
+        {
+            cx.error(
+                key.pos,
+                format!("duplicate key `{}` (first given at line {})", key.name, first.pos.line),
+            );
+            ok = false;
+        }
+    }
+    if !MODIFIER_KEYS.iter().any(|m| get(m).is_some()) {
+        return ok.then_some(None);
+    }
+    let when = match get("if") {
+        Some((_, n)) => expression(cx, n).map(Some),
+        None => Some(None),
+    };
+    let repeat = match (get("repeat"), get("while"), get("max")) {
+        (Some((rk, _)), Some((wk, _)), _) => {
+            let later = if rk.pos > wk.pos { rk } else { wk };
+            let msg = "`repeat` and `while` are alternatives: run a step N times, or while a condition holds (at most `max` times)";
+            cx.error(later.pos, msg);
+            None
+        }
+        (Some((_, n)), None, max) => {
+            if let Some((mk, _)) = max {
+                cx.error(mk.pos, "`max:` bounds a `while:` loop; with `repeat:` the count is already fixed");
+                None
+            } else {
+                cx.positive_u32(n).map(Repeat::Times)
+            }
+        }
+        (None, Some((wk, n)), max) => {
+            let condition = expression(cx, n);
+            let max = match max {
+                Some((_, m)) => cx.positive_u32(m),
+                None => {
+                    let msg = "a `while:` loop needs `max:`, the most times the step may run, so that a condition that never turns false cannot hold a VU forever";
+                    cx.error(wk.pos, msg);
+                    None
+                }
+            };
+            Some(Repeat::While { condition: condition?, max: max? })
+        }
+        (None, None, Some((mk, _))) => {
+            cx.error(
+                mk.pos,
+                "`max:` bounds a `while:` loop; add `while: \"condition\"` (or use `repeat: N`)",
+            );
+            None
+        }
+        (None, None, None) => Some(Repeat::Once),
+    };
+    let record = match get("record") {
+        Some((_, n)) => records(cx, n, flows),
+        None => Some(Vec::new()),
+    };
+    let (when, repeat, record) = (when?, repeat?, record?);
+    ok.then_some(Some((when, repeat, record)))
+}
+
+/// An expression (`if:`, `while:`, a `record:` value); a syntax error is reported at its
+/// column inside the string, and run-time variables are checked once the plan is read.
+fn expression(cx: &mut Cx, node: &Node) -> Option<Expr> {
+    let text = cx.text(node, "an expression like \"last_status == 200\"")?.into_owned();
+    let compiled = {
+        let vars = &cx.vars;
+        Expr::compile(&text, &|name| vars.get(name).cloned())
+    };
+    match compiled {
+        Ok(expr) => {
+            for (offset, name) in expr.vars() {
+                if !cx.broken_vars.contains(name) {
+                    let pos = node.pos_within(cx.source, &text, *offset);
+                    cx.pending.push((pos, name.clone()));
+                }
+            }
+            Some(expr)
+        }
+        Err(e) => {
+            let pos = node.pos_within(cx.source, &text, e.offset);
+            cx.error(pos, format!("invalid expression `{text}`: {}", e.message));
+            None
+        }
+    }
+}
+
+/// `record: { metric: value, ... }`: each metric declared under `metrics:`.
+fn records(cx: &mut Cx, node: &Node, flows: &FlowCx) -> Option<Vec<Record>> {
+    let entries = cx.map(node, "a mapping of metric names to values, like `{ my_trend: \"{{ ms }}\" }`")?;
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (key, value) in entries {
+        let metric = match flows.metrics.find(&key.name, true) {
+            Lookup::Found(m) => Some(m.clone()),
+            Lookup::Broken => None,
+            Lookup::Unknown(hint) => {
+                let declared: Vec<&str> = flows.metrics.names().collect();
+                let msg = match hint {
+                    Some(h) => format!("unknown metric `{}`; did you mean `{h}`?", key.name),
+                    None if declared.is_empty() => {
+                        format!("unknown metric `{}`; declare it under the top-level `metrics:`", key.name)
+                    }
+                    None => format!(
+                        "unknown metric `{}`; declare it under the top-level `metrics:` (declared: {})",
+                        key.name,
+                        declared.join(", ")
+                    ),
+                };
+                cx.error(key.pos, msg);
+                None
+            }
+        };
+        let value = match &value.value {
+            Value::Str(_) | Value::Int(_) | Value::UInt(_) | Value::Float(_) | Value::Bool(_) => {
+                expression(cx, value)
+            }
+            _ => {
+                cx.expected(value, "a number, `{{ variable }}` or an expression");
+                None
+            }
+        };
+        match (metric, value) {
+            (Some(metric), Some(value)) => out.push(Record { metric, value }),
+            _ => ok = false,
+        }
+    }
+    ok.then_some(out)
 }
 
 /// The step written `kind: value` (a step's single entry, or a task's one-step shorthand).
@@ -127,13 +315,18 @@ pub(crate) fn step_of_kind(cx: &mut Cx, kind: &Key, value: &Node, flows: &FlowCx
         "grpc" => crate::grpc::grpc_step(cx, value, flows).map(|s| Step::Grpc(Box::new(s))),
         "think" => think(cx, value).map(Step::Think),
         "group" => group(cx, kind, value, flows).map(Step::Group),
+        // A named flow as one step: a block without modifiers.
+        "flow" => flows.named.expand(cx, value, flows).map(|steps| {
+            let block = Controlled { steps, when: None, repeat: Repeat::Once, record: Vec::new() };
+            Step::Controlled(Box::new(block))
+        }),
         other => {
-            let mut msg = format!("unknown step `{other}`; expected one of: {}", STEP_KINDS.join(", "));
-            if let Some(s) = suggest(other, STEP_KINDS) {
+            let mut msg = format!("unknown step `{other}`; expected one of: {}", STEP_WORDS.join(", "));
+            if let Some(s) = suggest(other, STEP_WORDS) {
                 msg.push_str(&format!("; did you mean `{s}`?"));
             } else if ["sleep", "pause", "wait"].contains(&other) {
                 msg.push_str("; pause with `- think: 1s`");
-            } else if other == "steps" || other == "flow" {
+            } else if other == "steps" {
                 msg.push_str("; nest steps in `- group: { name: ..., steps: [...] }`");
             }
             cx.error(kind.pos, msg);
@@ -264,6 +457,7 @@ fn http_step(cx: &mut Cx, kind: &Key, node: &Node, flows: &FlowCx) -> Option<Htt
         }
     };
     let url = url_written.as_ref().and_then(|(n, written)| url(cx, n, written, flows));
+    let mut dynamic = crate::model::DynamicRequest::default();
     let name = match f.get("name") {
         Some(n) => cx.text(n, "a name").map(|s| s.into_owned()),
         // Named by the URL as written, not as substituted, so that the name stays the same
@@ -274,10 +468,10 @@ fn http_step(cx: &mut Cx, kind: &Key, node: &Node, flows: &FlowCx) -> Option<Htt
         },
     };
     let headers = match f.get("headers") {
-        Some(n) => headers(cx, n),
+        Some(n) => http_headers(cx, n, &mut dynamic.headers),
         None => Some(Vec::new()),
     };
-    let body = body(cx, &f);
+    let body = body(cx, &f, &mut dynamic.body);
     let (checks, check_status, checks_fail_request) = match f.get("check") {
         Some(n) => checks(cx, n).map_or((None, None, None), |(c, s, fail)| (Some(c), s, Some(fail))),
         None => (Some(Vec::new()), None, Some(false)),
@@ -293,10 +487,14 @@ fn http_step(cx: &mut Cx, kind: &Key, node: &Node, flows: &FlowCx) -> Option<Htt
         Some(n) => response_stream(cx, n).map(Some),
         None => Some(None),
     };
+    let rate_limit = crate::ratelimit::step_policy(cx, &f, flows.defaults);
+    let (url, dynamic_url) = url?;
+    dynamic.url = dynamic_url;
+    let varies = dynamic.url.is_some() || !dynamic.headers.is_empty() || dynamic.body.is_some();
     Some(HttpStep {
         name: name?,
         method: method?,
-        url: url?,
+        url,
         headers: headers?,
         body: body?,
         checks: checks?,
@@ -305,6 +503,8 @@ fn http_step(cx: &mut Cx, kind: &Key, node: &Node, flows: &FlowCx) -> Option<Htt
         stream: stream?,
         checks_fail_request: checks_fail_request?,
         extract: extract?,
+        rate_limit: rate_limit?,
+        dynamic: varies.then(|| Box::new(dynamic)),
     })
 }
 
@@ -372,9 +572,28 @@ fn method(cx: &mut Cx, node: &Node) -> Option<http::Method> {
     }
 }
 
-/// The URL after substitution: a path (`/x`, resolved against the target) or an absolute URL.
-fn url(cx: &mut Cx, node: &Node, written: &str, flows: &FlowCx) -> Option<String> {
-    let url = cx.render(node, written)?;
+/// The URL after substitution: a path (`/x`, resolved against the target) or an absolute URL;
+/// with the template of its run-time part, if it has one (then the string is its skeleton).
+fn url(cx: &mut Cx, node: &Node, written: &str, flows: &FlowCx) -> Option<(String, Option<Template>)> {
+    let template = cx.template(node, written)?;
+    let url = template.skeleton();
+    let dynamic = (!template.is_literal()).then_some(template);
+    if let Some(t) = &dynamic {
+        // The origin must be known at load: connections are pooled by it.
+        let fixed = match t.parts().first() {
+            Some(Part::Literal(text)) => text.as_str(),
+            _ => "",
+        };
+        let origin_fixed = match fixed.split_once("://") {
+            Some((_, rest)) => rest.contains(['/', '?']),
+            None => fixed.starts_with('/'),
+        };
+        if !origin_fixed {
+            let msg = "the start of a URL (scheme, host and port) must be fixed when the plan loads; values known only at run time can go in its path and query";
+            cx.error(node.pos, msg);
+            return None;
+        }
+    }
     if url.starts_with('/') {
         if http::uri::PathAndQuery::from_str(&url).is_err() {
             cx.error(node.pos, format!("`{url}` is not a valid URL path"));
@@ -384,10 +603,10 @@ fn url(cx: &mut Cx, node: &Node, written: &str, flows: &FlowCx) -> Option<String
             cx.error(node.pos, "relative url needs `target:` or --target");
             return None;
         }
-        return Some(url);
+        return Some((url, dynamic));
     }
     match crate::load::parse_target(&url) {
-        Ok(_) => Some(url),
+        Ok(_) => Some((url, dynamic)),
         Err(_) => {
             let msg = format!("expected an absolute http(s) URL or a path starting with `/`, found `{url}`");
             cx.error(node.pos, msg);
@@ -396,34 +615,70 @@ fn url(cx: &mut Cx, node: &Node, written: &str, flows: &FlowCx) -> Option<String
     }
 }
 
-/// A headers mapping: names and values checked as HTTP allows them; values take variables.
+/// An http step's headers: fixed values, and those with run-time values pushed to `dynamic`.
+fn http_headers(
+    cx: &mut Cx,
+    node: &Node,
+    dynamic: &mut Vec<(http::HeaderName, Template)>,
+) -> Option<Vec<(http::HeaderName, http::HeaderValue)>> {
+    let entries = cx.map(node, "a mapping of header names to values")?;
+    let mut fixed = Vec::new();
+    let mut ok = true;
+    for (key, value) in entries {
+        let name = header_name(cx, key);
+        let template = cx.text(value, "a header value (a string)").and_then(|text| {
+            let t = cx.template(value, &text)?;
+            header_value(cx, (key, value), &t.skeleton()).map(|_| t)
+        });
+        match (name, template) {
+            (Some(n), Some(t)) => match t.as_literal() {
+                // Checked just above.
+                Some(v) => fixed.extend(http::HeaderValue::from_str(v).ok().map(|v| (n, v))),
+                None => dynamic.push((n, t)),
+            },
+            _ => ok = false,
+        }
+    }
+    ok.then_some(fixed)
+}
+
+fn header_name(cx: &mut Cx, key: &Key) -> Option<http::HeaderName> {
+    match http::HeaderName::from_bytes(key.name.as_bytes()) {
+        Ok(n) => Some(n),
+        Err(_) => {
+            let msg = format!("`{}` is not a valid header name; use letters, digits and `-`", key.name);
+            cx.error(key.pos, msg);
+            None
+        }
+    }
+}
+
+fn header_value(cx: &mut Cx, (key, node): (&Key, &Node), text: &str) -> Option<http::HeaderValue> {
+    match http::HeaderValue::from_str(text) {
+        Ok(v) => Some(v),
+        Err(_) => {
+            let msg = format!(
+                "invalid value for header `{}`: line breaks and control characters are not allowed",
+                key.name
+            );
+            cx.error(node.pos, msg);
+            None
+        }
+    }
+}
+
+/// A headers mapping: names and values checked as HTTP allows them; values take variables
+/// known at load.
 pub(crate) fn headers(cx: &mut Cx, node: &Node) -> Option<Vec<(http::HeaderName, http::HeaderValue)>> {
     let entries = cx.map(node, "a mapping of header names to values")?;
     let mut out = Vec::new();
     let mut ok = true;
     for (key, value) in entries {
-        let name = match http::HeaderName::from_bytes(key.name.as_bytes()) {
-            Ok(n) => Some(n),
-            Err(_) => {
-                let msg = format!("`{}` is not a valid header name; use letters, digits and `-`", key.name);
-                cx.error(key.pos, msg);
-                None
-            }
-        };
+        let name = header_name(cx, key);
         let value = cx
             .text(value, "a header value (a string)")
             .and_then(|text| cx.render(value, &text))
-            .and_then(|text| match http::HeaderValue::from_str(&text) {
-                Ok(v) => Some(v),
-                Err(_) => {
-                    let msg = format!(
-                        "invalid value for header `{}`: line breaks and control characters are not allowed",
-                        key.name
-                    );
-                    cx.error(value.pos, msg);
-                    None
-                }
-            });
+            .and_then(|text| header_value(cx, (key, value), &text));
         match (name, value) {
             (Some(n), Some(v)) => out.push((n, v)),
             _ => ok = false,
@@ -432,8 +687,10 @@ pub(crate) fn headers(cx: &mut Cx, node: &Node) -> Option<Vec<(http::HeaderName,
     ok.then_some(out)
 }
 
-/// `json:`, `body:` or `form:`, at most one. `Some(None)`: no body.
-fn body(cx: &mut Cx, f: &crate::cx::Fields) -> Option<Option<Body>> {
+/// `json:`, `body:` or `form:`, at most one. `Some(None)`: no body. A body with run-time
+/// values also sets `dynamic` (serialized, values escaped as JSON or form encoding wants) and
+/// returns its skeleton.
+fn body(cx: &mut Cx, f: &crate::cx::Fields, dynamic: &mut Option<Template>) -> Option<Option<Body>> {
     let given: Vec<(&Key, &Node)> = BODY_KEYS.iter().filter_map(|k| f.entry(k)).collect();
     let Some(&(key, node)) = given.first() else { return Some(None) };
     if given.len() > 1 {
@@ -444,24 +701,103 @@ fn body(cx: &mut Cx, f: &crate::cx::Fields) -> Option<Option<Body>> {
         }
         return None;
     }
-    match key.name.as_str() {
-        "json" => json(cx, node).map(|v| Some(Body::Json(v))),
+    let mut serialized = Template::default();
+    let body = match key.name.as_str() {
+        "json" => Body::Json(json_template(cx, node, &mut serialized)?),
         "body" => {
             let text = cx.string(node, "the body as a string (use `json:` for structured data)")?;
-            cx.render(node, &text).map(|s| Some(Body::Raw(s)))
+            serialized = cx.template(node, &text)?;
+            Body::Raw(serialized.skeleton())
         }
         _ => {
             let entries = cx.map(node, "a mapping of form fields to values")?;
             let mut fields = Vec::new();
             let mut ok = true;
             for (k, v) in entries {
-                let value = cx.text(v, "a string, number or boolean").and_then(|t| cx.render(v, &t));
-                match value {
-                    Some(value) => fields.push((k.name.clone(), value)),
+                let Some(value) = cx.text(v, "a string, number or boolean").and_then(|t| cx.template(v, &t))
+                else {
+                    ok = false;
+                    continue;
+                };
+                if !fields.is_empty() {
+                    serialized.push_literal("&");
+                }
+                serialized.push_literal(&form_encoded(&k.name));
+                serialized.push_literal("=");
+                serialized.append(&value, Escape::Form, form_encoded);
+                fields.push((k.name.clone(), value.skeleton()));
+            }
+            if !ok {
+                return None;
+            }
+            Body::Form(fields)
+        }
+    };
+    if !serialized.is_literal() {
+        *dynamic = Some(serialized);
+    }
+    Some(Some(body))
+}
+
+fn form_encoded(text: &str) -> String {
+    let mut out = String::new();
+    escape_form(text, &mut out);
+    out
+}
+
+fn json_escaped(text: &str) -> String {
+    let mut out = String::new();
+    escape_json(text, &mut out);
+    out
+}
+
+/// A YAML value as a JSON body: returns its skeleton and writes it, serialized, to `out`, with
+/// string leaves' run-time values as variables escaped for a JSON string.
+fn json_template(cx: &mut Cx, node: &Node, out: &mut Template) -> Option<serde_json::Value> {
+    use serde_json::Value as J;
+    match &node.value {
+        Value::Str(s) => {
+            let t = cx.template(node, s)?;
+            out.push_literal("\"");
+            out.append(&t, Escape::Json, json_escaped);
+            out.push_literal("\"");
+            Some(J::String(t.skeleton()))
+        }
+        Value::Seq(items) => {
+            out.push_literal("[");
+            let mut values = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_literal(",");
+                }
+                values.push(json_template(cx, item, out));
+            }
+            out.push_literal("]");
+            Some(J::Array(values.into_iter().collect::<Option<_>>()?))
+        }
+        Value::Map(entries) => {
+            out.push_literal("{");
+            let mut map = serde_json::Map::new();
+            let mut ok = true;
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push_literal(",");
+                }
+                out.push_literal(&format!("\"{}\":", json_escaped(&k.name)));
+                match json_template(cx, v, out) {
+                    Some(v) => {
+                        map.insert(k.name.clone(), v);
+                    }
                     None => ok = false,
                 }
             }
-            ok.then_some(Some(Body::Form(fields)))
+            out.push_literal("}");
+            ok.then_some(J::Object(map))
+        }
+        _ => {
+            let value = json(cx, node)?;
+            out.push_literal(&value.to_string());
+            Some(value)
         }
     }
 }

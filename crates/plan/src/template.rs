@@ -1,15 +1,18 @@
 //! `{{ name }}` templates, compiled once into literal and variable parts.
 //!
-//! Today every variable is known when the plan loads (`vars:`, `-e`, `{{ env.NAME }}`), so the
-//! loader renders templates straight away and the typed plan holds plain strings. The compiled
-//! [`Template`] is the seam for variables that only exist at run time (the VU id, values
-//! extracted from earlier responses): the engine will keep the `Template` and render it per
-//! iteration, which costs a few string copies instead of re-parsing.
+//! A template is compiled when the plan loads. Variables known then (`vars:`, `-e`,
+//! `{{ env.NAME }}`) are substituted straight away ([`Template::resolve`]), so most templates
+//! end up as one literal and cost nothing per request. What is left can only be known while the
+//! test runs: values extracted from earlier responses (`{{ token }}`), columns of the row a VU
+//! drew from a data file (`{{ users.email }}`), and the built-ins ([`Builtin`]: `{{ vu_id }}`,
+//! `{{ uuid }}`, `{{ random_int(1, 100) }}`...). Protocols keep such a template and render it
+//! per request through `stampede_proto::Vu::render`, which is a walk over the parts: no parsing.
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 
 /// A compiled template: the text split into literal runs and variable references.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Template {
     parts: Vec<Part>,
 }
@@ -30,22 +33,91 @@ pub struct VarRef {
     pub name: VarName,
     /// Byte offset of the opening `{{` in the template's source.
     pub offset: usize,
+    /// How the value is escaped where it lands (inside a JSON string, a form field).
+    pub escape: Escape,
+}
+
+/// How a rendered value is escaped for the place it is written into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Escape {
+    /// Copied as is (URLs, headers, raw bodies: the plan author writes what is sent).
+    #[default]
+    None,
+    /// Inside a JSON string: quotes, backslashes and control characters escaped.
+    Json,
+    /// A form field value: `application/x-www-form-urlencoded`.
+    Form,
 }
 
 /// What a `{{ ... }}` names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VarName {
-    /// A plan variable (`vars:` or `-e NAME=VALUE`).
+    /// A named variable: a plan variable (`vars:`, `-e`), substituted at load, or else a
+    /// value some step extracts (`extract:`), read from the VU at run time.
     Plan(String),
     /// A process environment variable (`{{ env.NAME }}`).
     Env(String),
+    /// A column of the row the VU drew from a data file (`{{ users.email }}`); the indices
+    /// are filled in by the loader, which knows the data sources.
+    Data(DataRef),
+    /// A value the engine makes up ([`Builtin`]).
+    Builtin(Builtin),
 }
+
+/// `{{ source.column }}`: a data file's column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataRef {
+    /// The data source's name (`data:` key).
+    pub source: String,
+    /// The column's name.
+    pub column: String,
+    /// Index of the source in [`crate::Plan::data`] (set by the loader).
+    pub source_index: usize,
+    /// Index of the column in the source's table (set by the loader).
+    pub column_index: usize,
+}
+
+/// Values made up at run time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Builtin {
+    /// `{{ vu_id }}`: the VU's id, 1-based, unique in the run.
+    VuId,
+    /// `{{ iteration }}`: the VU's iteration number, 0-based.
+    Iteration,
+    /// `{{ scenario }}`: the scenario's name.
+    Scenario,
+    /// `{{ timestamp }}`: milliseconds since the Unix epoch.
+    Timestamp,
+    /// `{{ uuid }}`: a random (version 4) UUID.
+    Uuid,
+    /// `{{ sequence }}`: 1, 2, 3... shared by every VU of the run (unique ids).
+    Sequence,
+    /// `{{ random_int(min, max) }}`: uniform, both ends included.
+    RandomInt {
+        /// Smallest value.
+        min: i64,
+        /// Largest value.
+        max: i64,
+    },
+    /// `{{ random_string(len) }}`: letters and digits.
+    RandomString(usize),
+    /// `{{ random_choice(a, b, c) }}`: one of the items, uniformly.
+    RandomChoice(Vec<String>),
+}
+
+/// The built-ins' plain names, reserved: a plan variable cannot take them.
+pub const BUILTIN_NAMES: &[&str] = &["vu_id", "iteration", "scenario", "timestamp", "uuid", "sequence"];
+
+/// The built-in functions' names.
+const BUILTIN_FUNCTIONS: &[&str] = &["random_int", "random_string", "random_choice"];
 
 impl std::fmt::Display for VarName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             VarName::Plan(name) => f.write_str(name),
             VarName::Env(name) => write!(f, "env.{name}"),
+            VarName::Data(d) => write!(f, "{}.{}", d.source, d.column),
+            VarName::Builtin(b) => write!(f, "{b:?}"),
         }
     }
 }
@@ -62,33 +134,35 @@ pub struct TemplateError {
 
 impl Template {
     /// Compiles `source`. A `{{` must be closed by `}}` and hold a name (letters, digits, `_`,
-    /// `-`, not starting with a digit) or `env.NAME`; whitespace inside the braces is ignored.
+    /// `-`, not starting with a digit), `env.NAME`, `source.column`, a built-in or a built-in
+    /// function call; whitespace inside the braces is ignored.
     pub fn compile(source: &str) -> Result<Template, TemplateError> {
-        let mut parts = Vec::new();
+        let mut t = Template::default();
         let mut rest = source;
         let mut consumed = 0;
         while let Some(open) = rest.find("{{") {
-            if open > 0 {
-                parts.push(Part::Literal(rest[..open].to_string()));
-            }
+            t.push_literal(&rest[..open]);
             let offset = consumed + open;
             let inner_start = open + 2;
             let Some(close) = rest[inner_start..].find("}}") else {
                 return Err(TemplateError { offset, message: "`{{` is not closed by `}}`".into() });
             };
             let inner = &rest[inner_start..inner_start + close];
-            parts.push(Part::Var(VarRef {
-                name: parse_name(inner.trim()).map_err(|message| TemplateError { offset, message })?,
-                offset,
-            }));
+            let name = parse_name(inner.trim()).map_err(|message| TemplateError { offset, message })?;
+            t.parts.push(Part::Var(VarRef { name, offset, escape: Escape::None }));
             let end = inner_start + close + 2;
             consumed += end;
             rest = &rest[end..];
         }
-        if !rest.is_empty() {
-            parts.push(Part::Literal(rest.to_string()));
-        }
-        Ok(Template { parts })
+        t.push_literal(rest);
+        Ok(t)
+    }
+
+    /// A template that is just `text`.
+    pub fn literal(text: &str) -> Template {
+        let mut t = Template::default();
+        t.push_literal(text);
+        t
     }
 
     /// The parts, in order.
@@ -96,9 +170,23 @@ impl Template {
         &self.parts
     }
 
+    /// Mutable parts, for the loader to fill in data-source indices.
+    pub fn parts_mut(&mut self) -> &mut [Part] {
+        &mut self.parts
+    }
+
     /// Whether the template has no variables (it renders to its source).
     pub fn is_literal(&self) -> bool {
         self.parts.iter().all(|p| matches!(p, Part::Literal(_)))
+    }
+
+    /// The text, if the template has no variables.
+    pub fn as_literal(&self) -> Option<&str> {
+        match self.parts.as_slice() {
+            [] => Some(""),
+            [Part::Literal(text)] => Some(text),
+            _ => None,
+        }
     }
 
     /// Every variable reference, in order.
@@ -107,6 +195,46 @@ impl Template {
             Part::Var(v) => Some(v),
             Part::Literal(_) => None,
         })
+    }
+
+    /// Appends literal text (merged into a literal before it).
+    pub fn push_literal(&mut self, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        match self.parts.last_mut() {
+            Some(Part::Literal(last)) => last.push_str(text),
+            _ => self.parts.push(Part::Literal(text.to_string())),
+        }
+    }
+
+    /// Appends `other`, its variables escaped with `escape` and its literals passed through
+    /// `literal` (which escapes them the same way, once, at load).
+    pub fn append(&mut self, other: &Template, escape: Escape, literal: impl Fn(&str) -> String) {
+        for part in &other.parts {
+            match part {
+                Part::Literal(text) => self.push_literal(&literal(text)),
+                Part::Var(v) => self.parts.push(Part::Var(VarRef { escape, ..v.clone() })),
+            }
+        }
+    }
+
+    /// Substitutes the variables `lookup` knows now, keeping the others for run time.
+    pub fn resolve<'v, F>(&self, mut lookup: F) -> Template
+    where
+        F: FnMut(&VarName) -> Option<Cow<'v, str>>,
+    {
+        let mut out = Template::default();
+        for part in &self.parts {
+            match part {
+                Part::Literal(text) => out.push_literal(text),
+                Part::Var(var) => match lookup(&var.name) {
+                    Some(value) => out.push_literal(&value),
+                    None => out.parts.push(Part::Var(var.clone())),
+                },
+            }
+        }
+        out
     }
 
     /// Renders the template, asking `lookup` for each variable. Every variable `lookup` does not
@@ -128,24 +256,138 @@ impl Template {
         }
         if missing.is_empty() { Ok(out) } else { Err(missing) }
     }
+
+    /// The text with every variable left rendered as nothing: the shape of what will be sent,
+    /// for checks that only need the fixed parts (a URL's origin, a JSON body's validity).
+    pub fn skeleton(&self) -> String {
+        self.render(|_| Some(Cow::Borrowed(""))).unwrap_or_default()
+    }
+}
+
+/// Writes `value` escaped for a JSON string (without the quotes).
+pub fn escape_json(value: &str, out: &mut String) {
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+}
+
+/// Writes `value` form-urlencoded (`application/x-www-form-urlencoded`).
+pub fn escape_form(value: &str, out: &mut String) {
+    for b in value.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => out.push(b as char),
+            b' ' => out.push('+'),
+            _ => {
+                let _ = write!(out, "%{b:02X}");
+            }
+        }
+    }
 }
 
 fn parse_name(inner: &str) -> Result<VarName, String> {
-    let (name, make): (&str, fn(String) -> VarName) = match inner.strip_prefix("env.") {
-        Some(env) => (env, VarName::Env),
-        None => (inner, VarName::Plan),
+    if inner.is_empty() {
+        return Err("empty `{{ }}`; expected a variable name like `{{ user }}`".into());
+    }
+    if let Some(open) = inner.find('(') {
+        return builtin_call(&inner[..open], &inner[open..]).map(VarName::Builtin);
+    }
+    if let Some(builtin) = builtin_plain(inner) {
+        return Ok(VarName::Builtin(builtin));
+    }
+    let bad = || {
+        format!(
+            "`{inner}` is not a variable name; expected letters, digits and `_`, like `{{{{ user }}}}`, `{{{{ env.HOME }}}}` or `{{{{ users.email }}}}`"
+        )
     };
-    let mut chars = name.chars();
-    let valid = matches!(chars.next(), Some(c) if c.is_alphabetic() || c == '_')
-        && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '-');
-    if valid {
-        Ok(make(name.to_string()))
-    } else if inner.is_empty() {
-        Err("empty `{{ }}`; expected a variable name like `{{ user }}`".into())
-    } else {
-        Err(format!(
-            "`{inner}` is not a variable name; expected letters, digits and `_`, like `{{{{ user }}}}` or `{{{{ env.HOME }}}}`"
-        ))
+    let (first, second) = match inner.split_once('.') {
+        Some((a, b)) => (a, Some(b)),
+        None => (inner, None),
+    };
+    if !is_name(first) || second.is_some_and(|s| !is_name(s)) {
+        return Err(bad());
+    }
+    Ok(match second {
+        None => VarName::Plan(first.to_string()),
+        Some(name) if first == "env" => VarName::Env(name.to_string()),
+        Some(column) => VarName::Data(DataRef {
+            source: first.to_string(),
+            column: column.to_string(),
+            source_index: 0,
+            column_index: 0,
+        }),
+    })
+}
+
+fn is_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+}
+
+fn builtin_plain(name: &str) -> Option<Builtin> {
+    Some(match name {
+        "vu_id" => Builtin::VuId,
+        "iteration" => Builtin::Iteration,
+        "scenario" => Builtin::Scenario,
+        "timestamp" => Builtin::Timestamp,
+        "uuid" => Builtin::Uuid,
+        "sequence" => Builtin::Sequence,
+        _ => return None,
+    })
+}
+
+/// `random_int(1, 10)`, `random_string(8)`, `random_choice(a, b)`: `args` starts at `(`.
+fn builtin_call(name: &str, args: &str) -> Result<Builtin, String> {
+    let name = name.trim();
+    let Some(inside) = args.strip_prefix('(').and_then(|a| a.trim_end().strip_suffix(')')) else {
+        return Err(format!("`{name}{args}` is not closed; expected `{name}(...)`"));
+    };
+    let items: Vec<&str> = inside.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    let int = |s: &str| s.parse::<i64>().map_err(|_| format!("`{s}` is not a whole number"));
+    match name {
+        "random_int" => match items.as_slice() {
+            [min, max] => {
+                let (min, max) = (int(min)?, int(max)?);
+                if min > max {
+                    return Err(format!("random_int({min}, {max}): the minimum is larger than the maximum"));
+                }
+                Ok(Builtin::RandomInt { min, max })
+            }
+            _ => Err("random_int takes two numbers: `random_int(1, 100)`".into()),
+        },
+        "random_string" => match items.as_slice() {
+            [len] => match len.parse::<usize>() {
+                Ok(n) if (1..=4096).contains(&n) => Ok(Builtin::RandomString(n)),
+                _ => Err(format!("random_string takes a length from 1 to 4096, found `{len}`")),
+            },
+            _ => Err("random_string takes one length: `random_string(12)`".into()),
+        },
+        "random_choice" => {
+            let choices: Vec<String> =
+                items.iter().map(|s| s.trim_matches(|c| c == '\'' || c == '"').to_string()).collect();
+            if choices.is_empty() {
+                return Err("random_choice needs at least one item: `random_choice(red, green)`".into());
+            }
+            Ok(Builtin::RandomChoice(choices))
+        }
+        other => {
+            let mut msg =
+                format!("unknown function `{other}`; expected one of: {}", BUILTIN_FUNCTIONS.join(", "));
+            if let Some(s) = crate::cx::suggest(other, BUILTIN_FUNCTIONS) {
+                msg.push_str(&format!("; did you mean `{s}`?"));
+            }
+            Err(msg)
+        }
     }
 }
 
@@ -168,9 +410,9 @@ mod tests {
             t.parts(),
             &[
                 Part::Literal("/users/".into()),
-                Part::Var(VarRef { name: VarName::Plan("user".into()), offset: 7 }),
+                Part::Var(VarRef { name: VarName::Plan("user".into()), offset: 7, escape: Escape::None }),
                 Part::Literal("?h=".into()),
-                Part::Var(VarRef { name: VarName::Env("HOST".into()), offset: 20 }),
+                Part::Var(VarRef { name: VarName::Env("HOST".into()), offset: 20, escape: Escape::None }),
             ]
         );
         assert!(!t.is_literal());
@@ -197,5 +439,65 @@ mod tests {
         assert!(e.message.contains("not a variable name"), "{}", e.message);
         assert!(Template::compile("{{}}").unwrap_err().message.contains("empty"));
         assert!(Template::compile("{{ 1x }}").is_err());
+    }
+
+    #[test]
+    fn builtins_data_refs_and_functions_parse() {
+        let t = Template::compile("{{vu_id}}-{{ uuid }}-{{ users.email }}-{{ random_int(1, 9) }}").unwrap();
+        let names: Vec<&VarName> = t.vars().map(|v| &v.name).collect();
+        assert_eq!(names[0], &VarName::Builtin(Builtin::VuId));
+        assert_eq!(names[1], &VarName::Builtin(Builtin::Uuid));
+        assert!(matches!(names[2], VarName::Data(d) if d.source == "users" && d.column == "email"));
+        assert_eq!(names[3], &VarName::Builtin(Builtin::RandomInt { min: 1, max: 9 }));
+        let t = Template::compile("{{ random_choice(red, 'dark blue') }}{{random_string(4)}}").unwrap();
+        let names: Vec<&VarName> = t.vars().map(|v| &v.name).collect();
+        assert_eq!(
+            names[0],
+            &VarName::Builtin(Builtin::RandomChoice(vec!["red".into(), "dark blue".into()]))
+        );
+        assert_eq!(names[1], &VarName::Builtin(Builtin::RandomString(4)));
+        for (bad, want) in [
+            ("{{ random_int(5, 1) }}", "larger"),
+            ("{{ random_int(a, 1) }}", "whole number"),
+            ("{{ random_string(0) }}", "length"),
+            ("{{ random_intt(1, 2) }}", "did you mean `random_int`"),
+            ("{{ random_choice() }}", "at least one"),
+            ("{{ a.b.c }}", "not a variable name"),
+        ] {
+            let e = Template::compile(bad).unwrap_err();
+            assert!(e.message.contains(want), "{bad}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn resolve_keeps_what_is_unknown_and_merges_literals() {
+        let t = Template::compile("/u/{{ user }}/{{ token }}?x={{ env.HOST }}").unwrap();
+        let r = t.resolve(lookup);
+        assert_eq!(
+            r.parts(),
+            &[
+                Part::Literal("/u/alice/".into()),
+                Part::Var(VarRef { name: VarName::Plan("token".into()), offset: 14, escape: Escape::None }),
+                Part::Literal("?x=example".into()),
+            ]
+        );
+        assert_eq!(r.skeleton(), "/u/alice/?x=example");
+        assert_eq!(Template::compile("/a/{{user}}").unwrap().resolve(lookup).as_literal(), Some("/a/alice"));
+    }
+
+    #[test]
+    fn append_escapes_literals_once_and_marks_vars() {
+        let inner = Template::compile("a b{{ token }}").unwrap();
+        let mut t = Template::literal("q=");
+        t.append(&inner, Escape::Form, |s| {
+            let mut out = String::new();
+            escape_form(s, &mut out);
+            out
+        });
+        assert_eq!(t.parts()[0], Part::Literal("q=a+b".into()));
+        assert!(matches!(&t.parts()[1], Part::Var(v) if v.escape == Escape::Form));
+        let mut out = String::new();
+        escape_json("a\"b\\\n\u{1}", &mut out);
+        assert_eq!(out, "a\\\"b\\\\\\n\\u0001");
     }
 }

@@ -7,18 +7,19 @@ use stampede_metrics::threshold::{MetricKey, stat_applies_to};
 use stampede_metrics::{MetricKind, ThresholdExpr, builtin};
 
 use crate::cx::{Cx, suggest};
+use crate::metrics::{DeclaredMetrics, Lookup};
 use crate::model::{Threshold, ThresholdRule};
 use crate::yaml::{Key, Node, Value};
 
 /// k6 spells these in camelCase; both are accepted.
 const RULE_KEYS: &[&str] = &["threshold", "abort_on_fail|abortOnFail", "delay_abort_eval|delayAbortEval"];
 
-pub(crate) fn thresholds(cx: &mut Cx, node: &Node) -> Option<Vec<Threshold>> {
+pub(crate) fn thresholds(cx: &mut Cx, node: &Node, custom: &DeclaredMetrics) -> Option<Vec<Threshold>> {
     let entries = cx.map(node, "a mapping of metrics to threshold expressions")?;
     let mut out = Vec::new();
     let mut ok = true;
     for (key, value) in entries {
-        match threshold(cx, key, value) {
+        match threshold(cx, (key, value), custom) {
             Some(t) => out.push(t),
             None => ok = false,
         }
@@ -26,7 +27,7 @@ pub(crate) fn thresholds(cx: &mut Cx, node: &Node) -> Option<Vec<Threshold>> {
     ok.then_some(out)
 }
 
-fn threshold(cx: &mut Cx, key: &Key, node: &Node) -> Option<Threshold> {
+fn threshold(cx: &mut Cx, (key, node): (&Key, &Node), custom: &DeclaredMetrics) -> Option<Threshold> {
     let metric = match MetricKey::parse(&key.name) {
         Ok(k) => Some(k),
         Err(e) => {
@@ -35,7 +36,7 @@ fn threshold(cx: &mut Cx, key: &Key, node: &Node) -> Option<Threshold> {
             None
         }
     };
-    let kind = metric.as_ref().and_then(|m| metric_kind(cx, key, &m.name));
+    let kind = metric.as_ref().and_then(|m| metric_kind(cx, key, &m.name, custom));
     let items: Vec<&Node> = match &node.value {
         Value::Seq(items) if !items.is_empty() => items.iter().collect(),
         Value::Str(_) | Value::Map(_) => vec![node],
@@ -57,11 +58,17 @@ fn threshold(cx: &mut Cx, key: &Key, node: &Node) -> Option<Threshold> {
     ok.then(|| Threshold { key: key.name.clone(), metric: metric.name, tags: metric.tags, rules })
 }
 
-fn metric_kind(cx: &mut Cx, key: &Key, name: &str) -> Option<MetricKind> {
+fn metric_kind(cx: &mut Cx, key: &Key, name: &str, custom: &DeclaredMetrics) -> Option<MetricKind> {
     if let Some((_, kind, _)) = builtin::lookup(name) {
         return Some(kind);
     }
-    let names: Vec<&str> = builtin::ALL.iter().map(|(n, _, _)| *n).collect();
+    // The plan's own metrics (`metrics:`); one declared with a mistake is reported there.
+    let declared = match custom.find(name, false) {
+        Lookup::Found(m) => return Some(m.kind),
+        Lookup::Broken => return None,
+        Lookup::Unknown(_) => custom.names(),
+    };
+    let names: Vec<&str> = builtin::ALL.iter().map(|(n, _, _)| *n).chain(declared).collect();
     let msg = match suggest(name, &names) {
         Some(s) => format!("unknown metric `{name}`; did you mean `{s}`?"),
         None => format!("unknown metric `{name}`; expected one of: {}", names.join(", ")),

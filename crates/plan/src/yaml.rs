@@ -4,18 +4,76 @@
 //! document is read into this permissive tree (every node carries its line, column and byte
 //! span, via serde-saphyr's `Spanned`), and the loader walks it, collecting every mistake.
 //! Only a YAML syntax error stops early, because after one there is no tree to walk.
+//!
+//! A plan may `include:` other files, so a position names its file too ([`FileId`]), and the
+//! text of every file read is kept in [`Sources`] for messages that quote or count columns.
 
 use std::borrow::Cow;
 use std::fmt;
+use std::path::Path;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::{Location, MessageFormatter, Spanned};
 
-/// A 1-based line and column (in characters).
+/// A 1-based line and column (in characters) in one of the plan's files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Pos {
     pub(crate) line: usize,
     pub(crate) column: usize,
+    /// The file the position is in: the plan file itself or one it includes.
+    pub(crate) file: FileId,
+}
+
+/// Which of the plan's files a node was written in: an index into [`Sources`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct FileId(u32);
+
+impl FileId {
+    /// The plan file given to the loader.
+    pub(crate) const MAIN: FileId = FileId(0);
+}
+
+/// The name and text of every file a plan was read from, by [`FileId`]: the plan file first,
+/// then each included file in the order it was read.
+#[derive(Debug)]
+pub(crate) struct Sources {
+    files: Vec<(String, String)>,
+}
+
+impl Sources {
+    /// Starts with the plan file: `name` as diagnostics show it, and its text.
+    pub(crate) fn new(name: &str, text: &str) -> Sources {
+        Sources { files: vec![(name.to_string(), text.to_string())] }
+    }
+
+    /// Adds a file and returns its id.
+    pub(crate) fn add(&mut self, name: String, text: String) -> FileId {
+        // Plans include a handful of files; more than u32::MAX cannot be read anyway.
+        let id = FileId(u32::try_from(self.files.len()).unwrap_or(u32::MAX));
+        self.files.push((name, text));
+        id
+    }
+
+    /// The file's name as diagnostics show it.
+    pub(crate) fn name(&self, file: FileId) -> &str {
+        self.files.get(file.0 as usize).map_or("", |(name, _)| name)
+    }
+
+    /// The file's text.
+    pub(crate) fn text(&self, file: FileId) -> &str {
+        self.files.get(file.0 as usize).map_or("", |(_, text)| text)
+    }
+
+    /// The directory relative paths in `file` are read from (empty: the current directory).
+    pub(crate) fn dir(&self, file: FileId) -> &Path {
+        Path::new(self.name(file)).parent().unwrap_or(Path::new(""))
+    }
+
+    /// The reading order of the file called `name` (the plan file is 0), for sorting
+    /// diagnostics; names of no file sort last.
+    pub(crate) fn rank(&self, name: &str) -> usize {
+        self.files.iter().position(|(n, _)| n == name).unwrap_or(usize::MAX)
+    }
 }
 
 /// Byte range of a node in the source, when known (not for values replayed from an alias).
@@ -77,25 +135,36 @@ pub(crate) struct SyntaxError {
     pub(crate) message: String,
 }
 
-/// Parses one YAML document into a tree.
+/// Parses the plan file's YAML into a tree.
 pub(crate) fn parse(source: &str) -> Result<Node, SyntaxError> {
+    parse_file(source, FileId::MAIN)
+}
+
+/// Parses one YAML document, the text of `file`, into a tree whose positions name `file`.
+pub(crate) fn parse_file(source: &str, file: FileId) -> Result<Node, SyntaxError> {
     let options = serde_saphyr::options! {
         // `on`/`no`/`y` stay strings: a plan says `true`/`false` when it means a boolean.
         strict_booleans: true,
         // Duplicates reach the loader, which reports them beside every other mistake.
         duplicate_keys: serde_saphyr::options::DuplicateKeyPolicy::PassThrough,
     };
-    serde_saphyr::from_str_with_options::<Node>(source, options).map_err(|err| {
-        let pos = err.location().map_or(Pos { line: 1, column: 1 }, |l| pos_of(&l));
+    let mut root = serde_saphyr::from_str_with_options::<Node>(source, options).map_err(|err| {
+        let pos = err.location().map_or(Pos { line: 1, column: 1, file }, |l| Pos { file, ..pos_of(&l) });
         let message = serde_saphyr::UserMessageFormatter.format_message(err.without_snippet());
         SyntaxError { pos, message: message.into_owned() }
-    })
+    })?;
+    if file != FileId::MAIN {
+        root.set_file(file);
+    }
+    Ok(root)
 }
 
+/// A position in the plan file; [`Node::set_file`] moves a tree into another file.
 fn pos_of(loc: &Location) -> Pos {
     Pos {
         line: usize::try_from(loc.line()).unwrap_or(usize::MAX).max(1),
         column: usize::try_from(loc.column()).unwrap_or(usize::MAX).max(1),
+        file: FileId::MAIN,
     }
 }
 
@@ -108,9 +177,24 @@ fn span_of(loc: &Location) -> Option<ByteSpan> {
 }
 
 impl Node {
+    /// Marks every position in the tree as being in `file` (serde cannot pass it down).
+    fn set_file(&mut self, file: FileId) {
+        self.pos.file = file;
+        match &mut self.value {
+            Value::Seq(items) => items.iter_mut().for_each(|n| n.set_file(file)),
+            Value::Map(entries) => {
+                for (key, node) in entries {
+                    key.pos.file = file;
+                    node.set_file(file);
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// The text of a scalar: a string as is, a number or boolean as written in the source.
     /// `None` for null, lists and mappings.
-    pub(crate) fn scalar_text<'a>(&'a self, source: &'a str) -> Option<Cow<'a, str>> {
+    pub(crate) fn scalar_text<'a>(&'a self, sources: &'a Sources) -> Option<Cow<'a, str>> {
         let fallback = match &self.value {
             Value::Str(s) => return Some(Cow::Borrowed(s)),
             Value::Null | Value::Seq(_) | Value::Map(_) => return None,
@@ -119,7 +203,7 @@ impl Node {
             Value::UInt(n) => n.to_string(),
             Value::Float(n) => n.to_string(),
         };
-        match written(self.span, source) {
+        match written(self.span, sources.text(self.pos.file)) {
             Some(text) if !text.is_empty() && !text.starts_with(['"', '\'', '*', '&', '!']) => {
                 Some(Cow::Borrowed(text))
             }
@@ -130,15 +214,15 @@ impl Node {
     /// The position of the character at byte `offset` of this scalar's `text` (its value),
     /// when the scalar is written on one line so that columns can be counted; otherwise the
     /// node's own position.
-    pub(crate) fn pos_within(&self, source: &str, text: &str, offset: usize) -> Pos {
-        pos_within(self.pos, written(self.span, source), text, offset)
+    pub(crate) fn pos_within(&self, sources: &Sources, text: &str, offset: usize) -> Pos {
+        pos_within(self.pos, written(self.span, sources.text(self.pos.file)), text, offset)
     }
 }
 
 impl Key {
     /// Like [`Node::pos_within`], for a key.
-    pub(crate) fn pos_within(&self, source: &str, offset: usize) -> Pos {
-        pos_within(self.pos, written(self.span, source), &self.name, offset)
+    pub(crate) fn pos_within(&self, sources: &Sources, offset: usize) -> Pos {
+        pos_within(self.pos, written(self.span, sources.text(self.pos.file)), &self.name, offset)
     }
 }
 
@@ -166,7 +250,7 @@ fn pos_within(pos: Pos, written: Option<&str>, text: &str, offset: usize) -> Pos
     } else {
         return pos;
     };
-    Pos { line: pos.line, column: pos.column + opening + text[..offset].chars().count() }
+    Pos { column: pos.column + opening + text[..offset].chars().count(), ..pos }
 }
 
 impl<'de> Deserialize<'de> for Node {
@@ -279,27 +363,51 @@ mod tests {
         }
     }
 
+    fn at(line: usize, column: usize) -> Pos {
+        Pos { line, column, file: FileId::MAIN }
+    }
+
     #[test]
     fn nodes_know_their_positions() {
         let src = "a: 1\nb:\n  - x\n  - \"y z\"\nc: { d: 0x1F, e: no }\n";
+        let sources = Sources::new("plan.yaml", src);
         let root = parse(src).unwrap();
         let m = map(&root);
         assert_eq!(m[0].0.name, "a");
-        assert_eq!(m[0].1.pos, Pos { line: 1, column: 4 });
+        assert_eq!(m[0].1.pos, at(1, 4));
         let Value::Seq(items) = &m[1].1.value else { panic!() };
-        assert_eq!(items[1].pos, Pos { line: 4, column: 5 });
+        assert_eq!(items[1].pos, at(4, 5));
         // Quoted: the character after the quote.
-        assert_eq!(items[1].pos_within(src, "y z", 2), Pos { line: 4, column: 8 });
+        assert_eq!(items[1].pos_within(&sources, "y z", 2), at(4, 8));
         let c = map(&m[2].1);
-        assert_eq!(c[0].1.scalar_text(src).unwrap(), "0x1F");
+        assert_eq!(c[0].1.scalar_text(&sources).unwrap(), "0x1F");
         assert!(matches!(c[1].1.value, Value::Str(ref s) if s == "no"));
-        assert_eq!(c[1].0.pos, Pos { line: 5, column: 15 });
+        assert_eq!(c[1].0.pos, at(5, 15));
+    }
+
+    #[test]
+    fn nodes_of_another_file_name_it_and_read_its_text() {
+        let main = "a: 1\n";
+        let other = "x:\n  y: \"v {{ w }}\"\n  z: 0x1F\n";
+        let mut sources = Sources::new("plan.yaml", main);
+        let id = sources.add("other.yaml".into(), other.into());
+        let root = parse_file(other, id).unwrap();
+        let x = map(&root);
+        assert_eq!(x[0].0.pos, Pos { line: 1, column: 1, file: id });
+        let inner = map(&x[0].1);
+        assert_eq!(inner[0].0.pos.file, id, "keys are moved too");
+        assert_eq!(inner[0].1.pos_within(&sources, "v {{ w }}", 2), Pos { line: 2, column: 9, file: id });
+        assert_eq!(inner[1].1.scalar_text(&sources).unwrap(), "0x1F");
+        assert_eq!(sources.name(id), "other.yaml");
+        assert_eq!((sources.rank("plan.yaml"), sources.rank("other.yaml")), (0, 1));
+        let err = parse_file("a: [1\n", id).unwrap_err();
+        assert_eq!(err.pos.file, id);
     }
 
     #[test]
     fn syntax_errors_have_a_position() {
         let err = parse("a: 1\nb: [1, 2\nc: 3\n").unwrap_err();
-        assert_eq!(err.pos, Pos { line: 3, column: 2 });
+        assert_eq!(err.pos, at(3, 2));
         assert!(!err.message.is_empty());
     }
 

@@ -10,6 +10,7 @@
 
 mod counted;
 mod recorder;
+mod render;
 mod vu;
 
 use std::future::Future;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 
 pub use counted::{ByteCounter, Counted};
 pub use recorder::{BatchSender, Recorder, RecorderStats};
+pub use render::{Feeds, RenderError};
 pub use vu::{SessionSlot, Vars, Vu, VuIdentity};
 
 /// A boxed future, as returned by [`Action::run`].
@@ -42,6 +44,8 @@ pub enum FailureKind {
     Status(u16),
     /// A check marked to fail the request (`fail_request: true`) failed.
     Check,
+    /// The request could not be built: a template names a variable no earlier step set.
+    Variable,
 }
 
 impl FailureKind {
@@ -57,6 +61,7 @@ impl FailureKind {
             FailureKind::Reset => Cow::Borrowed("reset"),
             FailureKind::Protocol => Cow::Borrowed("protocol"),
             FailureKind::Check => Cow::Borrowed("check"),
+            FailureKind::Variable => Cow::Borrowed("variable"),
             FailureKind::Status(code) => Cow::Owned(format!("status_{code}")),
         }
     }

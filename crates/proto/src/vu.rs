@@ -68,6 +68,12 @@ pub struct Vu {
     recorder: Recorder,
     sessions: Vec<Option<Box<dyn Any + Send>>>,
     rng: SmallRng,
+    /// The rows this VU drew from the run's data sources.
+    pub(crate) rows: crate::render::Rows,
+    /// A data source ran out (`on_exhausted: stop`): the VU should stop.
+    pub(crate) halted: bool,
+    /// Holds a value while it is escaped ([`Vu::render`]).
+    pub(crate) scratch: String,
 }
 
 impl Vu {
@@ -84,7 +90,15 @@ impl Vu {
             recorder,
             sessions: (0..slots).map(|_| None).collect(),
             rng,
+            rows: crate::render::Rows::default(),
+            halted: false,
+            scratch: String::new(),
         }
+    }
+
+    /// Gives the VU the run's data sources (`data:`), which `{{ source.column }}` reads.
+    pub fn set_feeds(&mut self, feeds: Arc<crate::Feeds>) {
+        self.rows = crate::render::Rows::new(Some(feeds));
     }
 
     /// Who this VU is.

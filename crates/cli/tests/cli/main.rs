@@ -3,7 +3,11 @@
 
 mod support;
 
+mod control;
 mod e2e;
+mod grpc_stream;
+mod include;
+mod journey;
 mod load_models;
 mod reports;
 mod stream;

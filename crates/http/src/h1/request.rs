@@ -11,9 +11,9 @@ use super::parse::Answering;
 /// vectored write, so a big upload is not held in memory twice.
 const INLINE_BODY_MAX: usize = 64 * 1024;
 
-/// A request as it goes on the wire. Everything in it is fixed when the plan loads; a
-/// templated request (later) would render the varying parts into a per-VU buffer and send
-/// that instead, through the same `parts`.
+/// A request as it goes on the wire, fixed when the plan loads. A request with run-time values
+/// is written per request into a per-VU buffer ([`write_fields`]) and sent in place of the
+/// head; its compiled `H1Request` then only says how to read the response.
 #[derive(Debug, Clone)]
 pub(crate) struct H1Request {
     /// The head, followed by the body when it is small.
@@ -31,42 +31,10 @@ pub(crate) struct H1Request {
 
 impl H1Request {
     /// Serializes `method` to the origin-form target of `uri`, with `headers` in their order
-    /// (the caller has merged them; `host` is set when missing) and `body` with its
-    /// `content-length`. `content-length` and `transfer-encoding` given by the plan are
-    /// replaced by the body's real length: a wrong one would desynchronise the connection.
+    /// (see [`write_fields`]) and `body` with its `content-length`.
     pub(crate) fn new(method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Self {
-        let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
-        let target = if target.is_empty() { "/" } else { target };
         let mut head = BytesMut::with_capacity(256 + body.len().min(INLINE_BODY_MAX));
-        head.put_slice(method.as_str().as_bytes());
-        head.put_u8(b' ');
-        head.put_slice(target.as_bytes());
-        head.put_slice(b" HTTP/1.1\r\n");
-        if !headers.contains_key(HOST) {
-            put_field(&mut head, "host", &host_value(uri));
-        }
-        let mut closes = false;
-        for (name, value) in headers {
-            if name == CONTENT_LENGTH || name == TRANSFER_ENCODING {
-                continue;
-            }
-            if name == CONNECTION {
-                closes |= value
-                    .as_bytes()
-                    .split(|&b| b == b',')
-                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"));
-            }
-            put_field(&mut head, name.as_str(), value);
-        }
-        // Methods that define a meaning for content say `content-length: 0` when they have
-        // none (RFC 9110 §8.6), so servers need not wait for a body.
-        let announces_length =
-            !body.is_empty() || matches!(*method, Method::POST | Method::PUT | Method::PATCH);
-        if announces_length {
-            head.put_slice(b"content-length: ");
-            head.put_slice(body.len().to_string().as_bytes());
-            head.put_slice(b"\r\n");
-        }
+        let closes = write_fields(Head { method, uri, headers, body_len: body.len() }, &mut head);
         let fields_end = head.len();
         head.put_slice(b"\r\n");
         let tail = if body.len() <= INLINE_BODY_MAX {
@@ -97,7 +65,53 @@ impl H1Request {
     }
 }
 
-fn put_field(head: &mut BytesMut, name: &str, value: &HeaderValue) {
+/// What a request head is made of.
+#[derive(Clone, Copy)]
+pub(crate) struct Head<'a> {
+    pub method: &'a Method,
+    pub uri: &'a Uri,
+    /// Merged by the caller; `host` is added when missing.
+    pub headers: &'a HeaderMap,
+    pub body_len: usize,
+}
+
+/// Writes the request line and header fields (not the blank line that ends them) to `out`;
+/// returns whether the request asks the server to close the connection. `content-length` and
+/// `transfer-encoding` given by the plan are replaced by the body's real length: a wrong one
+/// would desynchronise the connection.
+pub(crate) fn write_fields(h: Head<'_>, out: &mut impl BufMut) -> bool {
+    let target = h.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let target = if target.is_empty() { "/" } else { target };
+    out.put_slice(h.method.as_str().as_bytes());
+    out.put_u8(b' ');
+    out.put_slice(target.as_bytes());
+    out.put_slice(b" HTTP/1.1\r\n");
+    if !h.headers.contains_key(HOST) {
+        put_field(out, "host", &host_value(h.uri));
+    }
+    let mut closes = false;
+    for (name, value) in h.headers {
+        if name == CONTENT_LENGTH || name == TRANSFER_ENCODING {
+            continue;
+        }
+        if name == CONNECTION {
+            closes |=
+                value.as_bytes().split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"));
+        }
+        put_field(out, name.as_str(), value);
+    }
+    // Methods that define a meaning for content say `content-length: 0` when they have
+    // none (RFC 9110 §8.6), so servers need not wait for a body.
+    let announces_length = h.body_len > 0 || matches!(*h.method, Method::POST | Method::PUT | Method::PATCH);
+    if announces_length {
+        out.put_slice(b"content-length: ");
+        out.put_slice(h.body_len.to_string().as_bytes());
+        out.put_slice(b"\r\n");
+    }
+    closes
+}
+
+fn put_field(head: &mut impl BufMut, name: &str, value: &HeaderValue) {
     head.put_slice(name.as_bytes());
     head.put_slice(b": ");
     head.put_slice(value.as_bytes());

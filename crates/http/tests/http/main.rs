@@ -1,6 +1,7 @@
 //! Integration tests of the `http` protocol against real servers on 127.0.0.1.
 
 mod checks;
+mod ratelimit;
 mod stream;
 mod support;
 

@@ -70,6 +70,7 @@ impl Harness {
             profiles: vec![],
             profile: None,
             grading: Default::default(),
+            data: vec![],
         };
         Harness {
             registry,
@@ -160,6 +161,8 @@ pub fn get(name: &str, url: &str) -> HttpStep {
         stream: None,
         checks_fail_request: false,
         extract: vec![],
+        dynamic: None,
+        rate_limit: Default::default(),
     }
 }
 

@@ -58,6 +58,7 @@ fn requests(steps: &[Step]) -> usize {
         .map(|s| match s {
             Step::Http(_) => 1,
             Step::Group(g) => requests(&g.steps),
+            Step::Controlled(c) => requests(&c.steps),
             Step::Think(_) | Step::Ws(_) | Step::Grpc(_) => 0,
         })
         .sum()

@@ -473,7 +473,12 @@ fn relative_url_without_target() {
 #[test]
 fn unknown_variable_at_its_column() {
     let src = format!("{BASE}flow:\n  - http:\n      url: /users/{{{{ usr }}}}\n");
-    assert_one(&src, 6, 19, "unknown variable `usr`; define it under vars: or pass -e usr=...");
+    assert_one(
+        &src,
+        6,
+        19,
+        "unknown variable `usr`; define it under vars:, pass -e usr=..., or extract it in a step",
+    );
     let src = format!(
         "{BASE}flow:\n  - http:\n      url: /\n      headers:\n        x-a: \"k={{{{ env.STAMPEDE_SURELY_UNSET_VAR }}}}\"\n"
     );

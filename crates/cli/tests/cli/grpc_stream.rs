@@ -1,0 +1,110 @@
+//! gRPC plans through the real binary against the embedded demo target: `examples/grpc.yaml`
+//! (unary, server-, client- and bidi-streaming steps) and a plan that counts the messages a
+//! client stream and a chat send and receive, with checks on the response fields.
+
+use super::support::{example, metric, repo, results, run_no_history as run, text};
+
+#[test]
+fn the_grpc_example_passes_against_the_demo_with_every_call_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("results.json");
+    let plan = example("grpc.yaml");
+    let o = run(&[
+        "run",
+        plan.to_str().unwrap(),
+        "--demo",
+        "--vus",
+        "2",
+        "--duration",
+        "2s",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = results(&out);
+    assert_eq!(r["run"]["verdict"], "passed", "{}", r["metrics"]);
+    assert_eq!(metric(&r, "grpc_req_failed", "rate"), 0.0);
+    let calls = metric(&r, "grpc_reqs", "count");
+    assert!(calls >= 8.0, "calls {calls}");
+    // Each iteration streams 3 chunks, then 2 chat messages.
+    let dictate = metric(&r, "grpc_req_duration{name:dictate}", "count");
+    let sent = metric(&r, "grpc_stream_msgs_sent", "count");
+    assert!(dictate >= 2.0, "dictate calls {dictate}");
+    assert!((3.0 * dictate..=5.0 * dictate).contains(&sent), "sent {sent} for {dictate} dictations");
+    let checks = r["checks"].as_array().unwrap();
+    assert!(checks.iter().all(|c| c["fails"] == 0 && c["passes"].as_u64().unwrap() > 0), "{checks:?}");
+    let names: Vec<&str> = checks.iter().filter_map(|c| c["name"].as_str()).collect();
+    for needle in ["$.chunks", "$.seq"] {
+        assert!(names.iter().any(|n| n.contains(needle)), "no check on {needle}: {names:?}");
+    }
+}
+
+#[test]
+fn client_and_bidi_grpc_streams_count_messages_and_check_the_replies() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("streams.yaml");
+    let speech = repo("crates/demo/proto/speech.proto");
+    let llm = repo("crates/demo/proto/llm.proto");
+    std::fs::write(
+        &plan,
+        format!(
+            r#"
+vars:
+  demo_grpc: "127.0.0.1:9"
+scenarios:
+  s:
+    executor: per-vu-iterations
+    vus: 2
+    iterations: 3
+    max_duration: 30s
+    flow:
+      - grpc:
+          name: dictate
+          target: "{{{{ demo_grpc }}}}"
+          proto: {speech}
+          method: speech.v1.Speech/Transcribe
+          messages: [{{ audio: AAE= }}, {{ audio: AgM= }}, {{ audio: BAU= }}, {{ audio: Bgc= }}]
+          interval: 5ms
+          check: {{ json: {{ "$.text": hello from the stampede, "$.audioBytes": 8 }} }}
+      - grpc:
+          name: chat
+          target: "{{{{ demo_grpc }}}}"
+          proto: {llm}
+          method: llm.v1.Generate/Chat
+          messages: [{{ id: a, text: one }}, {{ id: b, text: two }}, {{ id: c, text: three }}]
+          check: {{ json: {{ "$.id": c, "$.text": "you said: three", "$.seq": 2 }} }}
+thresholds:
+  grpc_req_failed: ["rate==0"]
+  "grpc_reqs{{name:dictate}}": ["count>0"]
+  "grpc_stream_msgs_sent{{name:chat}}": ["count>0"]
+"#,
+            speech = speech.display(),
+            llm = llm.display()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("r.json");
+    let o = run(&["run", plan.to_str().unwrap(), "--demo", "--quiet", "--out", out.to_str().unwrap()]);
+    // The `$.seq: 2` check fails on purpose (the third reply is seq 3): checks do not fail
+    // calls, so the run passes its threshold.
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = results(&out);
+    assert_eq!(metric(&r, "grpc_reqs", "count"), 12.0);
+    assert_eq!(metric(&r, "grpc_reqs{name:dictate}", "count"), 6.0);
+    // 6 × 4 chunks + 6 × 3 chat messages out; 6 transcripts + 6 × 3 replies back.
+    assert_eq!(metric(&r, "grpc_stream_msgs_sent", "count"), 42.0);
+    assert_eq!(metric(&r, "grpc_stream_msgs_received", "count"), 24.0);
+    assert_eq!(metric(&r, "grpc_stream_msgs_sent{name:chat}", "count"), 18.0);
+    let checks = r["checks"].as_array().unwrap();
+    let by_name = |needle: &str| {
+        checks
+            .iter()
+            .find(|c| c["name"].as_str().is_some_and(|n| n.contains(needle)))
+            .unwrap_or_else(|| panic!("no check {needle} in {checks:?}"))
+    };
+    assert_eq!(by_name("$.audioBytes")["passes"], 6, "{checks:?}");
+    assert_eq!(by_name("$.text == \"you said: three\"")["passes"], 6, "{checks:?}");
+    assert_eq!(by_name("$.seq")["fails"], 6, "{checks:?}");
+    assert_eq!(by_name("$.seq")["passes"], 0, "{checks:?}");
+}

@@ -1,0 +1,183 @@
+//! Data and correlation end to end: a CSV of users drawn once each, log in, carry the token
+//! into later requests; run-time templates (built-ins, extracted values); the load-time
+//! errors of templates and data files.
+
+use std::path::{Path, PathBuf};
+
+use super::support::{metric, run, text, valid_results};
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn run_plan(dir: &Path, plan: &Path) -> (std::process::Output, PathBuf) {
+    let out = dir.join("results.json");
+    let o = run(&[
+        "run",
+        plan.to_str().unwrap(),
+        "--demo",
+        "--quiet",
+        "--no-history",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    (o, out)
+}
+
+const USERS: &str = "username,password\nalice,demo\nbob,demo\n\"carol,jr\",demo\ndave,demo\nerin,demo\n";
+
+const LOGIN_JOURNEY: &str = r#"
+target: http://127.0.0.1:9
+data:
+  users: { file: users.csv, mode: unique, per: vu, on_exhausted: stop }
+scenarios:
+  members:
+    executor: constant-vus
+    vus: 8
+    duration: 2s
+    on_start:
+      - http:
+          name: login
+          method: POST
+          url: /auth/login
+          json: { username: "{{ users.username }}", password: "{{ users.password }}" }
+          check: { status: 200 }
+          extract:
+            token: { json: "$.token" }
+    flow:
+      - http:
+          name: me
+          url: /api/v1/me?vu={{ vu_id }}
+          headers: { Authorization: "Bearer {{ token }}" }
+          check: { status: 200, json_exists: "$.user.username" }
+      - think: 100ms
+thresholds:
+  "http_reqs{name:login}": ["count<=5"]
+  "http_reqs{name:me}": ["count>5"]
+  http_req_failed: ["rate==0"]
+  checks: ["rate==1"]
+"#;
+
+#[test]
+fn login_token_journey_draws_each_csv_row_once() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "users.csv", USERS);
+    let plan = write(dir.path(), "plan.yaml", LOGIN_JOURNEY);
+    let (o, out) = run_plan(dir.path(), &plan);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = valid_results(&out);
+    // Five rows, eight VUs: five logins exactly, the other three VUs stop at their draw.
+    assert_eq!(metric(&r, "http_reqs{name:login}", "count"), 5.0);
+    assert!(metric(&r, "http_reqs{name:me}", "count") > 5.0);
+    // Every `me` carried a valid token: a missing or wrong one would be a 401.
+    assert_eq!(metric(&r, "http_req_failed", "rate"), 0.0);
+    assert_eq!(metric(&r, "checks", "rate"), 1.0);
+}
+
+const BUILTINS: &str = r#"
+target: http://127.0.0.1:9
+scenarios:
+  echo:
+    executor: per-vu-iterations
+    vus: 2
+    iterations: 3
+    flow:
+      - http:
+          name: echo
+          method: POST
+          url: /echo
+          json:
+            vu: "{{ vu_id }}"
+            it: "{{ iteration }}"
+            id: "{{ uuid }}"
+            n: "{{ random_int(7, 7) }}"
+            s: "{{ random_string(6) }}"
+            pick: "{{ random_choice(red, green) }}"
+            scenario: "{{ scenario }}"
+            quote: "say \"{{ random_choice(hi) }}\""
+          check:
+            status: 200
+            body_matches:
+              - "\"id\":\"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\""
+              - "\"n\":\"7\""
+              - "\"s\":\"[A-Za-z0-9]{6}\""
+              - "\"pick\":\"(red|green)\""
+              - "\"scenario\":\"echo\""
+              - "\"quote\":\"say \\\\\"hi\\\\\"\""
+          extract:
+            echoed: { json: "$.id" }
+      - http:
+          name: form
+          method: POST
+          url: /echo?seq={{ sequence }}
+          form: { id: "{{ echoed }}", note: "a&b c" }
+          check: { status: 200, body_matches: "^id=[0-9a-f-]{36}&note=a%26b\\+c$" }
+      - http:
+          name: unset
+          url: /health?x={{ later }}
+      - http:
+          name: sets-later
+          url: /health
+          extract:
+            later: { json: "$.status" }
+thresholds:
+  checks: ["rate==1"]
+  "http_req_failed{error:variable}": ["rate==1"]
+"#;
+
+#[test]
+fn runtime_templates_render_builtins_and_extracted_values_and_count_unset_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write(dir.path(), "plan.yaml", BUILTINS);
+    let (o, out) = run_plan(dir.path(), &plan);
+    let r = valid_results(&out);
+    assert_eq!(metric(&r, "checks", "rate"), 1.0, "{}", text(&o));
+    assert_eq!(metric(&r, "http_reqs{name:echo}", "count"), 6.0);
+    assert_eq!(metric(&r, "http_reqs{name:form}", "count"), 6.0);
+    // `later` is set by the step after `unset`: unset in each VU's first iteration only.
+    let unset = &r["metrics"]["http_req_failed{error:variable}"];
+    assert_eq!(unset["passes"].as_f64().or(unset["count"].as_f64()), Some(2.0), "{unset}");
+}
+
+#[test]
+fn template_and_data_mistakes_are_load_errors_with_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "users.csv", USERS);
+    write(dir.path(), "ragged.csv", "a,b\n1,2\n3\n");
+    let plan = write(
+        dir.path(),
+        "plan.yaml",
+        r#"target: http://127.0.0.1:9
+data:
+  users: users.csv
+  bad: ragged.csv
+vus: 1
+duration: 1s
+flow:
+  - http:
+      url: /x/{{ tokn }}
+      headers: { X-User: "{{ users.usernme }}" }
+      extract: { token: { json: "$.t" } }
+  - http: { url: "{{ token }}/y" }
+  - http: { url: "/z?{{ random_intt(1, 2) }}" }
+  - http: { url: "/z?{{ nodata.col }}" }
+"#,
+    );
+    let o = run(&["validate", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = text(&o);
+    for needle in [
+        "plan.yaml:4:8: data source `bad`",
+        "line 3: 1 field, the header has 2",
+        "plan.yaml:9:15: unknown variable `tokn`",
+        "did you mean `token`?",
+        "plan.yaml:10:27: data source `users` has no column `usernme`; did you mean `username`?",
+        "plan.yaml:12:18: the start of a URL",
+        "did you mean `random_int`?",
+        "unknown data source `nodata`",
+    ] {
+        assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
+    }
+}
