@@ -81,6 +81,13 @@ fn passes(kind: &CheckKind, r: &mut Response<'_>) -> bool {
         CheckKind::JsonCompare { path, op, value } => r.json().is_some_and(|doc| {
             path.query(doc).exactly_one().ok().and_then(Value::as_f64).is_some_and(|n| op.holds(n, *value))
         }),
+        CheckKind::JsonCompareText { path, op, value } => r.json().is_some_and(|doc| {
+            path.query(doc)
+                .exactly_one()
+                .ok()
+                .and_then(Value::as_str)
+                .is_some_and(|s| op.holds(s, value.as_str()))
+        }),
         CheckKind::JsonLength { path, op, value } => r.json().is_some_and(|doc| {
             let len = match path.query(doc).exactly_one() {
                 Ok(Value::Array(items)) => Some(items.len()),

@@ -63,6 +63,19 @@ pub(crate) fn more_checks(cx: &mut Cx, f: &Fields, out: &mut Vec<Check>) -> bool
             continue;
         };
         for (path, cmp) in entries {
+            if !length {
+                if let Some((op, text)) = text_comparison(cmp) {
+                    if let Some(compiled) = key_path(cx, path) {
+                        out.push(Check {
+                            name: format!("{} {} {}", path.name, op.symbol(), quoted(&text)),
+                            kind: CheckKind::JsonCompareText { path: compiled, op, value: text },
+                        });
+                    } else {
+                        ok = false;
+                    }
+                    continue;
+                }
+            }
             let compiled = key_path(cx, path);
             let comparison = number_comparison(cx, cmp);
             let (Some(compiled), Some((op, value))) = (compiled, comparison) else {
@@ -284,6 +297,22 @@ fn split_op(s: &str) -> (CompareOp, &str) {
 const COMPARISON_EXPECTED: &str = "a number or a comparison like \">= 3\" (operators <, <=, >, >=, ==, !=)";
 
 /// `3` or `">= 3"`.
+/// A comparison with text (`"== ok"`, `"!= 'failed'"`, `"< m"`, or a bare word meaning
+/// `==`): `None` when the value is a number, which compares as one.
+fn text_comparison(node: &Node) -> Option<(CompareOp, String)> {
+    let Value::Str(s) = &node.value else { return None };
+    let (op, rest) = split_op(s);
+    let unquoted = rest
+        .strip_prefix('\'')
+        .and_then(|r| r.strip_suffix('\''))
+        .or_else(|| rest.strip_prefix('"').and_then(|r| r.strip_suffix('"')));
+    match unquoted {
+        Some(text) => Some((op, text.to_string())),
+        None if rest.parse::<f64>().is_ok_and(f64::is_finite) => None,
+        None => Some((op, rest.to_string())),
+    }
+}
+
 fn number_comparison(cx: &mut Cx, node: &Node) -> Option<(CompareOp, f64)> {
     match &node.value {
         Value::UInt(_) | Value::Int(_) | Value::Float(_) => {

@@ -5,7 +5,6 @@
 //! as `{{ source.column }}` and compile to indices, so drawing and reading a row at run time
 //! neither copies the data per VU nor looks names up.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use stampede_data::{Mode, OnExhausted, Table};
@@ -58,7 +57,7 @@ fn source(cx: &mut Cx, name: &str, node: &Node) -> Option<DataSource> {
         }
     };
     let written = cx.string(file_node, "a file path (relative to the plan)")?;
-    let path = resolve(cx.file(), &written);
+    let path = cx.dir_of(file_node.pos).join(&written);
     let word = |cx: &mut Cx, key: &str, names: &[&str]| -> Option<Option<String>> {
         let Some(n) = f.as_ref().and_then(|f| f.get(key)) else { return Some(None) };
         let text = cx.string(n, "a word")?;
@@ -90,16 +89,4 @@ fn source(cx: &mut Cx, name: &str, node: &Node) -> Option<DataSource> {
         _ => DrawPer::Iteration,
     };
     Some(DataSource { name: name.to_string(), path, table: table?, mode, per, on_exhausted })
-}
-
-/// `written` relative to the directory of the plan file `plan`.
-fn resolve(plan: &str, written: &str) -> PathBuf {
-    let p = Path::new(written);
-    if p.is_absolute() {
-        return p.to_path_buf();
-    }
-    match Path::new(plan).parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.join(p),
-        _ => p.to_path_buf(),
-    }
 }

@@ -53,8 +53,11 @@
 //! arrival-rate executors take `arrivals: poisson` (seed 1) or `{ poisson: { seed: 42 } }`.
 //! Without `executor:`, `stages` means ramping-vus, `iterations` shared-iterations, `users` or
 //! `spawn_rate` the users executor, else constant-vus. Steps are `http`, `ws` (WebSocket:
-//! `connect`, `send`, `receive`, `ping`, `close`), `think` and `group: { name, steps }`
-//! (nestable). Profiles: see [`builtin_profiles`] and the plan's
+//! `connect`, `send`, `receive`, `ping`, `close`), `think`, `group: { name, steps }`
+//! (nestable) and `flow: name` (a named flow from the top-level `flows:`, inlined at load).
+//! Beside its kind a step takes modifiers: `if:`, `repeat: N`, `while:` with `max: N` (the
+//! [`expr`] language, compiled at load) and `record:`, which feeds the custom metrics declared
+//! under `metrics:` ([`Record`], [`CustomMetric`]). Profiles: see [`builtin_profiles`] and the plan's
 //! `profiles:` section (overrides of load that keep the journeys).
 #![warn(missing_docs)]
 

@@ -1008,6 +1008,16 @@ pub enum CheckKind {
         /// With what.
         value: f64,
     },
+    /// The JSONPath selects exactly one string that compares so with `value`, by bytes
+    /// (`json_compare: { "$.status": "== ok", "$.tier": "!= 'free'" }`).
+    JsonCompareText {
+        /// The compiled path.
+        path: serde_json_path::JsonPath,
+        /// How it compares.
+        op: CompareOp,
+        /// With what.
+        value: String,
+    },
     /// The JSONPath selects exactly one array, object or string whose length compares so
     /// (`json_length: { "$.tools": 5 }` or `">= 1"`).
     JsonLength {

@@ -7,7 +7,7 @@
 //!
 //! * [`Summary`] — the results file (`--out results.json`): k6's summary-export view of every
 //!   metric plus stampede's own sections (thresholds, checks, per-request table, errors by
-//!   kind) and the exact, mergeable metrics snapshot (histograms and per-second series). Its JSON
+//!   kind, 429s in `rate_limits`) and the exact, mergeable metrics snapshot (histograms and per-second series). Its JSON
 //!   Schema is `schemas/results.v1.json` in the repository.
 //! * [`terminal`] — the end-of-test summary printed to the terminal.
 //! * [`html`] — the self-contained HTML report (`--report FILE.html`).
@@ -25,6 +25,7 @@ pub mod grade;
 pub mod html;
 pub mod junit;
 pub mod markdown;
+mod ratelimit;
 mod summary;
 pub mod terminal;
 
@@ -33,6 +34,7 @@ pub use compare::{CompareOptions, Comparison, compare};
 pub use format::{format_bytes, format_ms};
 pub use grade::{Grade, GradingConfig, GradingOverrides, grade};
 pub use html::{HtmlExtras, render_html};
+pub use ratelimit::{RateLimitSummary, RateLimitedRequest};
 pub use summary::{
     BreakingPointSummary, CheckResult, ErrorCount, RequestStats, RunInfo, SCHEMA_VERSION, ScenarioSummary,
     StageSummary, Summary, SummaryInput, ThresholdResult, Verdict,

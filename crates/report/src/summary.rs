@@ -251,6 +251,9 @@ pub struct Summary {
     pub requests: Vec<RequestStats>,
     /// Errors by kind and request name, most frequent first.
     pub errors: Vec<ErrorCount>,
+    /// 429 responses, when there were any: rate limiting is not an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limits: Option<crate::RateLimitSummary>,
     /// k6's summary-export view: `metrics.<name>.{count, rate, avg, min, med, max, "p(90)", …}`
     /// and, for metrics with thresholds, `thresholds: {"p(95)<500": {"ok": true}}`.
     pub metrics: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
@@ -265,6 +268,7 @@ impl Summary {
         let metrics = k6_view(&input.snapshot, &input.thresholds);
         let requests = request_table(&input.snapshot, duration_secs);
         let errors = error_table(&input.snapshot);
+        let rate_limits = crate::RateLimitSummary::from_snapshot(&input.snapshot);
         let checks = check_table(&input.snapshot);
         let mut scenarios = input.scenarios;
         fill_scenario_figures(&mut scenarios, &input.snapshot);
@@ -287,6 +291,7 @@ impl Summary {
             checks,
             requests,
             errors,
+            rate_limits,
             metrics,
             snapshot: input.snapshot,
         }

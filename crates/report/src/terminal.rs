@@ -117,6 +117,15 @@ pub fn render_with(s: &Summary, grade: &Grade) -> String {
         }
     }
 
+    if let Some(r) = &s.rate_limits {
+        let _ = writeln!(w, "\n  RATE LIMITS  {}", r.headline());
+        if r.by_request.len() > 1 {
+            for q in &r.by_request {
+                let _ = writeln!(w, "    {:<28} {:>8}", truncate(&q.name, 28), q.count);
+            }
+        }
+    }
+
     let sent = s.value("data_sent", "count").unwrap_or(0.0);
     let received = s.value("data_received", "count").unwrap_or(0.0);
     let secs = s.run.duration_secs.max(1e-9);

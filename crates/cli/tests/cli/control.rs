@@ -251,3 +251,68 @@ fn the_control_flow_example_runs() {
     assert_eq!(r["metrics"]["polls"]["count"].as_f64(), Some(polls as f64));
     assert_eq!(requests(&r, "again"), 2 * requests(&r, "tools"));
 }
+
+/// The schema (`schemas/plan.v1.json`) and the loader agree on the new keys: both accept the
+/// valid plans and both reject the invalid ones.
+#[test]
+fn the_schema_and_the_loader_agree_on_modifiers_flows_and_metrics() {
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(super::support::repo("schemas/plan.v1.json")).unwrap())
+            .unwrap();
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .build(&schema)
+        .expect("the plan schema compiles");
+    let schema_errors = |yaml: &str| -> Vec<String> {
+        let value: Value = serde_saphyr::from_str(yaml).unwrap();
+        validator.iter_errors(&value).map(|e| format!("{e} at {}", e.instance_path)).collect()
+    };
+    let loader_errors = |yaml: &str| -> Vec<String> {
+        match stampede_plan::parse(yaml, "plan.yaml", &Default::default()) {
+            Ok(_) => Vec::new(),
+            Err(e) => vec![e.to_string()],
+        }
+    };
+    let head = "target: http://x\nvus: 1\nduration: 1s\n";
+    let valid = [
+        "flow:\n  - http: { url: / }\n    if: \"last_status == 200\"\n  - repeat: 2\n    think: 1s\n  - http: { url: / }\n    while: true\n    max: 3\n",
+        "flows: { a: [{ think: 1s }], b: [{ flow: a }] }\nflow:\n  - flow: b\n    repeat: 2\n  - group: { name: g, steps: [{ flow: a }] }\n    if: \"vu_id == 1\"\n",
+        "metrics: { t: { type: trend, unit: ms }, c: counter, r: rate, g: { type: gauge } }\nflow:\n  - http: { url: /, extract: { v: { header: x-v } } }\n    record: { t: \"{{ v }}\", c: 1, r: \"last_status < 400\", g: 2.5 }\nthresholds: { t: [\"p(95)<200\"], r: [\"rate>0.9\"], http_reqs: [\"count>1\"] }\n",
+    ];
+    let invalid = [
+        ("while without max", "flow:\n  - http: { url: / }\n    while: \"true\"\n"),
+        ("max without while", "flow:\n  - http: { url: / }\n    max: 3\n"),
+        (
+            "repeat with while",
+            "flow:\n  - http: { url: / }\n    repeat: 2\n    while: \"true\"\n    max: 3\n",
+        ),
+        ("repeat 0", "flow:\n  - http: { url: / }\n    repeat: 0\n"),
+        ("unknown modifier", "flow:\n  - http: { url: / }\n    unless: \"true\"\n"),
+        ("modifier alone", "flow:\n  - repeat: 2\n"),
+        ("flow as a list", "flow:\n  - flow: [{ think: 1s }]\n"),
+        ("metric type", "metrics: { m: histogram }\nflow:\n  - http: { url: / }\n    record: { m: 1 }\n"),
+        (
+            "rate with unit",
+            "metrics: { m: { type: rate, unit: ms } }\nflow:\n  - http: { url: / }\n    record: { m: 1 }\n",
+        ),
+        ("metric name", "metrics: { 9m: trend }\nflow:\n  - http: { url: / }\n    record: { 9m: 1 }\n"),
+        ("record a list", "metrics: { m: trend }\nflow:\n  - http: { url: / }\n    record: { m: [1] }\n"),
+        ("threshold on an undeclared metric", "flow: [{ think: 1s }]\nthresholds: { mine: [\"p(95)<1\"] }\n"),
+    ];
+    let mut disagreements = Vec::new();
+    for yaml in valid {
+        let yaml = format!("{head}{yaml}");
+        let (loader, schema) = (loader_errors(&yaml), schema_errors(&yaml));
+        if !loader.is_empty() || !schema.is_empty() {
+            disagreements.push(format!("valid:\n{yaml}loader {loader:?}\nschema {schema:?}"));
+        }
+    }
+    for (what, yaml) in invalid {
+        let yaml = format!("{head}{yaml}");
+        let (loader, schema) = (loader_errors(&yaml), schema_errors(&yaml));
+        if loader.is_empty() || schema.is_empty() {
+            disagreements.push(format!("invalid `{what}`: loader {loader:?}, schema {schema:?}"));
+        }
+    }
+    assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+}

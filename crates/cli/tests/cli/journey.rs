@@ -181,3 +181,46 @@ flow:
         assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
     }
 }
+
+const ITEMS: &str =
+    r#"[{"code": 200, "note": "ok"}, {"code": 201}, {"code": 202, "note": null}, {"code": 204}]"#;
+
+const FEEDERS: &str = r#"
+target: http://127.0.0.1:9
+data:
+  once: { file: items.json, mode: unique, on_exhausted: stop }
+  again: { file: items.json, mode: unique, on_exhausted: recycle }
+scenarios:
+  drain:
+    executor: shared-iterations
+    vus: 3
+    iterations: 50
+    flow:
+      - http: { name: once, url: "/status/{{ once.code }}", expect_status: 2xx }
+  recycle:
+    executor: per-vu-iterations
+    vus: 1
+    iterations: 6
+    flow:
+      - http: { name: again, url: "/status/{{ again.code }}", expect_status: 2xx }
+thresholds:
+  "http_reqs{name:once}": ["count==4"]
+  "http_reqs{name:again}": ["count==6"]
+  "http_reqs{name:once,status:201}": ["count==1"]
+  "http_reqs{name:again,status:200}": ["count==2"]
+  http_req_failed: ["rate==0"]
+"#;
+
+#[test]
+fn json_feeders_stop_when_unique_rows_run_out_or_recycle_them() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "items.json", ITEMS);
+    let plan = write(dir.path(), "plan.yaml", FEEDERS);
+    let (o, out) = run_plan(dir.path(), &plan);
+    // Every threshold states an exact count: four rows once each, then the scenario stops
+    // (not 50 iterations); six draws from four recycled rows.
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = valid_results(&out);
+    assert_eq!(metric(&r, "http_reqs{name:once}", "count"), 4.0);
+    assert_eq!(metric(&r, "http_reqs{name:again}", "count"), 6.0);
+}

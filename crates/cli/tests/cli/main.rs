@@ -9,6 +9,7 @@ mod grpc_stream;
 mod include;
 mod journey;
 mod load_models;
+mod ratelimit;
 mod reports;
 mod stream;
 mod tooling;

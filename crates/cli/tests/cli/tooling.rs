@@ -80,6 +80,10 @@ fn every_example_plan_matches_the_schema() {
 /// Plans that exercise every corner of the format; the loader and the schema must both accept.
 const VALID: &[(&str, &str)] = &[
     (
+        "rate limits",
+        "defaults: { rate_limit: count }\nvus: 1\nduration: 1s\nflow:\n  - http: { url: \"http://x/a\", rate_limit: retry }\n  - http: { url: \"http://x/b\", rate_limit: { retry: 2, max_wait: 5s, budget: 1m } }\n  - http: { url: \"http://x/c\", rate_limit: { retries: 1 } }\n  - http: { url: \"http://x/d\", rate_limit: {} }",
+    ),
+    (
         "checks, extraction and cookies",
         "defaults: { cookies: false, reset_cookies_each_iteration: true }\nvus: 1\nduration: 1s\nflow:\n  - http: { url: \"http://x/\", check: { status: 200, header: { content-type: present, x-a: exact, x-b: { matches: \"^v\" } }, body_matches: [a, b], json_exists: \"$.a\", json_compare: { \"$.n\": \">= 3\", \"$.m\": 2 }, json_length: { \"$.l\": 5 }, duration: \"< 200ms\", fail_request: true }, extract: { t: { json: \"$.t\" }, s: { header: x-s }, c: { cookie: sid }, r: { regex: \"c=(\\\\w+)\" }, st: { status: true } } }",
     ),
@@ -206,6 +210,15 @@ thresholds:
 
 /// Plans with one mistake each; the loader and the schema must both reject.
 const INVALID: &[(&str, &str)] = &[
+    (
+        "rate limit retry 0",
+        "defaults: { rate_limit: { retry: 0 } }\nvus: 1\nduration: 1s\nflow: [{ think: 1s }]",
+    ),
+    ("rate limit policy", "vus: 1\nduration: 1s\nflow: [{ http: { url: \"http://x/\", rate_limit: wait } }]"),
+    (
+        "rate limit without unit",
+        "vus: 1\nduration: 1s\nflow: [{ http: { url: \"http://x/\", rate_limit: { max_wait: 30 } } }]",
+    ),
     (
         "duration check without operator",
         "vus: 1\nduration: 1s\nflow: [{ http: { url: \"http://x/\", check: { duration: 200ms } } }]",

@@ -43,7 +43,7 @@ async fn every_check_kind_passes_and_fails_over_both_versions() {
             header: { content-type: present, x-session: s-42, x-absent: present, x-session: { matches: "^s-\\d+$" } }
             body_matches: "code=[A-Z0-9]+;"
             json_exists: ["$.token", "$.nope"]
-            json_compare: { "$.count": ">= 3", "$.token": "> 1" }
+            json_compare: { "$.count": ">= 3", "$.token": "> 1", "$.note": "== 'code=XYZ9;'", "$['note']": "< d", "$['token']": t0k, "$.tools[0]": "== x" }
             json_length: { "$.tools": 5, "$.count": ">= 1" }
             duration: "< 10s"
       - http:
@@ -72,6 +72,10 @@ async fn every_check_kind_passes_and_fails_over_both_versions() {
             ("$.nope exists", 0.0),
             ("$.count >= 3", 1.0),
             ("$.token > 1", 0.0),
+            ("$.note == \"code=XYZ9;\"", 1.0),
+            ("$['note'] < \"d\"", 1.0),
+            ("$['token'] == \"t0k\"", 1.0),
+            ("$.tools[0] == \"x\"", 0.0),
             ("length of $.tools == 5", 1.0),
             ("length of $.count >= 1", 0.0),
             ("duration < 10s", 1.0),

@@ -576,7 +576,7 @@ fn step_mistakes() {
         &src,
         5,
         5,
-        "unknown step `htp`; expected one of: http, ws, grpc, think, group; did you mean `http`?",
+        "unknown step `htp`; expected one of: http, ws, grpc, think, group, flow; did you mean `http`?",
     );
     let src = format!("{BASE}flow:\n  - http: {{ name: x }}\n");
     assert_one(&src, 5, 5, "an http step needs `url:`");
@@ -727,4 +727,27 @@ fn grading_mistakes_are_positioned() {
         errs.iter().any(|e| e.starts_with("9:3:") && e.contains("did you mean `latency_target`")),
         "{errs:#?}"
     );
+}
+
+#[test]
+fn only_requests_with_run_time_values_are_rendered_per_request() {
+    let src = format!(
+        "{BASE}vars: {{ region: eu }}\nflow:\n  - http: {{ url: \"/{{{{ region }}}}/a\", extract: {{ token: {{ json: $.t }} }} }}\n  - http:\n      url: \"/{{{{ region }}}}/b?id={{{{ uuid }}}}\"\n      headers: {{ authorization: \"Bearer {{{{ token }}}}\", x-fixed: \"{{{{ region }}}}\" }}\n      json: {{ who: \"vu {{{{ vu_id }}}}\", n: 1, tags: [\"{{{{ region }}}}\", \"q\\\"\"] }}\n"
+    );
+    let plan = ok(&src);
+    // Load-time values only: serialized once, nothing to render.
+    let fixed = http_step(&plan, 0);
+    assert_eq!(fixed.url, "/eu/a");
+    assert!(fixed.dynamic.is_none());
+    let varying = http_step(&plan, 1);
+    let d = varying.dynamic.as_ref().expect("run-time parts");
+    // The fixed field holds the skeleton; the template keeps the run-time variables.
+    assert_eq!(varying.url, "/eu/b?id=");
+    assert_eq!(d.url.as_ref().map(|t| t.vars().count()), Some(1));
+    assert_eq!(varying.headers.len(), 1, "x-fixed is resolved at load");
+    assert_eq!(d.headers.len(), 1);
+    assert_eq!(d.headers[0].0, "authorization");
+    let body = d.body.as_ref().expect("templated body");
+    assert_eq!(body.skeleton(), r#"{"who":"vu ","n":1,"tags":["eu","q\""]}"#);
+    assert!(body.vars().all(|v| v.escape == stampede_plan::template::Escape::Json));
 }
