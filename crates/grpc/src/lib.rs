@@ -47,8 +47,9 @@
 //! # Failures
 //!
 //! A call whose status is not one the step expects (by default `OK`) fails with
-//! [`FailureKind::Status`] carrying the numeric gRPC code, and its `error` tag is
-//! `grpc_<code>` (`grpc_14` for UNAVAILABLE) so that it never reads like an HTTP status. No
+//! [`FailureKind::Status`](stampede_proto::FailureKind::Status) carrying the numeric gRPC
+//! code, and its `error` tag is `grpc_<code>` (`grpc_14` for UNAVAILABLE) so that it never
+//! reads like an HTTP status. No
 //! connection → `Connect`; a failed TLS handshake (an untrusted or mismatched certificate)
 //! → `Tls`; the deadline passed locally → `Timeout` (a server answering DEADLINE_EXCEEDED is
 //! a status, `grpc_4`). Checks look at the last response message.
