@@ -146,6 +146,17 @@ pub fn render(s: &Summary, grade: &Grade, comparison: Option<&Comparison>) -> St
         }
     }
 
+    if let Some(r) = &s.rate_limits {
+        // Not errors: the server asked the client to slow down.
+        let _ = writeln!(w, "\n### Rate limits\n\n{}.", esc(&r.headline()));
+        if r.by_request.len() > 1 {
+            let _ = writeln!(w, "\n| Request | 429s |\n|---|---:|");
+            for q in &r.by_request {
+                let _ = writeln!(w, "| {} | {} |", esc(&q.name), q.count);
+            }
+        }
+    }
+
     let failing: Vec<_> = s.checks.iter().filter(|c| c.fails > 0).collect();
     if !s.checks.is_empty() {
         let passes: u64 = s.checks.iter().map(|c| c.passes).sum();

@@ -396,6 +396,10 @@ pub(super) fn errors(out: &mut String, s: &Summary) {
     let failed = s.value("http_req_failed", "passes").unwrap_or(0.0) as u64;
     let aside = if total == 0 { String::new() } else { format!("{} errors in all", count(total as f64)) };
     open_card(out, ("errors", "Errors"), &aside);
+    if let Some(r) = &s.rate_limits {
+        // 429s are not errors, but belong beside them: the server asked the client to slow down.
+        let _ = writeln!(out, "<p id=\"rate-limits\">{}.</p>", esc(&r.headline()));
+    }
     if total == 0 && failed == 0 {
         out.push_str("<p class=\"good-news\">✓ No failed requests.</p>\n");
         return close_card(out);
