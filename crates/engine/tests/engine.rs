@@ -428,3 +428,43 @@ async fn breakpoint_reports_the_highest_passing_rate() {
     assert!(matches!(result.interruption, Some(Interruption::ThresholdAbort { .. })));
     assert!(result.duration < Duration::from_secs(20), "stopped at the break");
 }
+
+/// `if:`, `repeat:`, `while:` with `max:`, and `record:` into custom metrics that thresholds
+/// judge: the engine runs exactly the steps the modifiers allow.
+#[tokio::test(start_paused = true)]
+async fn modifiers_decide_how_often_steps_run_and_feed_custom_metrics() {
+    let yaml = r#"
+target: http://127.0.0.1:1
+metrics: { seen: counter, early: rate, waited: { type: trend, unit: s } }
+scenarios:
+  s:
+    executor: per-vu-iterations
+    vus: 1
+    iterations: 2
+    flow:
+      - http: { url: /sleep/10 }
+        repeat: 3
+        record: { seen: 1, early: "last_status == 200 && iteration < 1", waited: 0.5 }
+      - http: { url: /sleep/10 }
+        if: "iteration == 1"
+      - http: { url: /sleep/10 }
+        while: "last_status == 200"
+        max: 2
+      - group: { name: g, steps: [{ http: { url: /sleep/10 } }] }
+        while: "last_status != 200"
+        max: 5
+thresholds:
+  seen: ["count==6"]
+  early: ["rate<0.1"]
+  waited: ["avg==500"]
+"#;
+    let (result, log) = run_plan(yaml, CancellationToken::new()).await;
+    // Per iteration: 3 (repeat) + 2 (while, bounded); plus 1 in the second iteration (if);
+    // the group's `while` is false from the start.
+    assert_eq!(log.lock().unwrap().len(), 2 * (3 + 2) + 1);
+    assert_eq!(result.snapshot.stat("seen", Stat::Count), Some(6.0));
+    assert_eq!(result.snapshot.stat("early", Stat::Rate), Some(0.5));
+    assert_eq!(result.snapshot.stat("waited", Stat::Avg), Some(500.0));
+    let verdicts: Vec<(&str, bool)> = result.thresholds.iter().map(|t| (t.key.as_str(), t.passed)).collect();
+    assert_eq!(verdicts, [("seen", true), ("early", false), ("waited", true)]);
+}

@@ -1,5 +1,5 @@
 //! Interop: a gRPC server on Python grpcio (with grpcio-reflection and
-//! grpcio-health-checking), called through server reflection only. Skipped when those
+//! grpcio-health-checking), called through server reflection only, with every call kind. Skipped when those
 //! packages are missing, unless `STAMPEDE_REQUIRE_PY` is set (scripts/test.sh sets it).
 
 use std::process::Stdio;
@@ -53,6 +53,8 @@ async fn a_python_grpcio_server_is_called_through_reflection() {
             r#"  - grpc: {{ name: say, target: "127.0.0.1:{port}", reflection: true, method: interop.v1.Echo/Say, message: {{ text: hi }}, metadata: {{ x-client: stampede }}, check: {{ json: {{ "$.text": "echo: hi" }} }} }}
   - grpc: {{ name: repeat, target: "127.0.0.1:{port}", reflection: true, method: interop.v1.Echo/Repeat, message: {{ text: again, repeat: 4 }}, check: {{ json: {{ "$.index": 3 }} }} }}
   - grpc: {{ name: denied, target: "127.0.0.1:{port}", reflection: true, method: interop.v1.Echo/Say, message: {{ text: forbidden }} }}
+  - grpc: {{ name: join, target: "127.0.0.1:{port}", reflection: true, method: interop.v1.Echo/Join, messages: [{{ text: a }}, {{ text: b }}, {{ text: c }}], interval: 5ms, check: {{ json: {{ "$.text": a b c, "$.index": 3 }} }} }}
+  - grpc: {{ name: chat, target: "127.0.0.1:{port}", reflection: true, method: interop.v1.Echo/Chat, messages: [{{ text: x }}, {{ text: y }}], check: {{ json: {{ "$.text": "re: y", "$.index": 1 }} }} }}
 "#
         );
         let src = format!("vus: 1\nduration: 1s\nflow:\n{flow}");
@@ -73,15 +75,16 @@ async fn a_python_grpcio_server_is_called_through_reflection() {
         for action in &actions {
             failed.push(action.run(&mut vu).await.failed);
         }
-        assert_eq!(failed, [false, false, true]);
+        assert_eq!(failed, [false, false, true, false, false]);
         vu.recorder().flush();
         let mut samples = Vec::new();
         while let Ok(batch) = rx.try_recv() {
             samples.extend(batch);
         }
         let values = |m| samples.iter().filter(|s| s.metric == m).map(|s| s.value).collect::<Vec<f64>>();
-        assert_eq!(values(builtin::CHECKS), [1.0, 1.0]);
-        assert_eq!(values(builtin::GRPC_STREAM_MSGS_RECEIVED), [1.0, 4.0, 0.0]);
+        assert_eq!(values(builtin::CHECKS), [1.0; 6]);
+        assert_eq!(values(builtin::GRPC_STREAM_MSGS_RECEIVED), [1.0, 4.0, 0.0, 1.0, 2.0]);
+        assert_eq!(values(builtin::GRPC_STREAM_MSGS_SENT), [3.0, 2.0]);
         let status: Vec<Option<String>> = samples
             .iter()
             .filter(|s| s.metric == builtin::GRPC_REQS)

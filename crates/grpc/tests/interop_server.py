@@ -28,6 +28,16 @@ svc.method.add(name="Say", input_type=".interop.v1.EchoRequest", output_type=".i
 svc.method.add(
     name="Repeat", input_type=".interop.v1.EchoRequest", output_type=".interop.v1.EchoReply", server_streaming=True
 )
+svc.method.add(
+    name="Join", input_type=".interop.v1.EchoRequest", output_type=".interop.v1.EchoReply", client_streaming=True
+)
+svc.method.add(
+    name="Chat",
+    input_type=".interop.v1.EchoRequest",
+    output_type=".interop.v1.EchoReply",
+    client_streaming=True,
+    server_streaming=True,
+)
 
 pool = descriptor_pool.DescriptorPool()
 pool.Add(fdp)
@@ -46,6 +56,16 @@ def repeat(request, context):
         yield Reply(text=request.text, index=i)
 
 
+def join(requests, context):
+    texts = [r.text for r in requests]
+    return Reply(text=" ".join(texts), index=len(texts))
+
+
+def chat(requests, context):
+    for i, r in enumerate(requests):
+        yield Reply(text="re: " + r.text, index=i)
+
+
 handler = grpc.method_handlers_generic_handler(
     "interop.v1.Echo",
     {
@@ -54,6 +74,12 @@ handler = grpc.method_handlers_generic_handler(
         ),
         "Repeat": grpc.unary_stream_rpc_method_handler(
             repeat, request_deserializer=Request.FromString, response_serializer=Reply.SerializeToString
+        ),
+        "Join": grpc.stream_unary_rpc_method_handler(
+            join, request_deserializer=Request.FromString, response_serializer=Reply.SerializeToString
+        ),
+        "Chat": grpc.stream_stream_rpc_method_handler(
+            chat, request_deserializer=Request.FromString, response_serializer=Reply.SerializeToString
         ),
     },
 )

@@ -614,7 +614,7 @@ mod modifier_tests {
         assert_eq!(
             errors("  - if: \"true\"\n"),
             [
-                "6:5: `if` modifies a step, but there is no step here; write it beside one, like `- http: { url: / }` with `if:` under `http`"
+                "6:5: `if` modifies a step, but there is no step here; write it beside a step's kind, at the same indentation as `http:`"
             ]
         );
     }

@@ -58,7 +58,9 @@
 //! Beside its kind a step takes modifiers: `if:`, `repeat: N`, `while:` with `max: N` (the
 //! [`expr`] language, compiled at load) and `record:`, which feeds the custom metrics declared
 //! under `metrics:` ([`Record`], [`CustomMetric`]). Profiles: see [`builtin_profiles`] and the plan's
-//! `profiles:` section (overrides of load that keep the journeys).
+//! `profiles:` section (overrides of load that keep the journeys). What a 429 does
+//! (`rate_limit: count`, `retry` or `{ retry, max_wait, budget }`, in `defaults:` or on an http
+//! step): see [`RateLimitPolicy`].
 #![warn(missing_docs)]
 
 use std::path::Path;

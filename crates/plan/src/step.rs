@@ -115,8 +115,8 @@ fn step(cx: &mut Cx, node: &Node, flows: &FlowCx) -> Option<Vec<Step>> {
     let is_modifier = |k: &Key| MODIFIER_KEYS.contains(&k.name.as_str());
     let Some((kind, value)) = entries.iter().find(|(k, _)| !is_modifier(k)) else {
         let msg = format!(
-            "`{}` modifies a step, but there is no step here; write it beside one, like `- http: {{ url: / }}` with `{}:` under `http`",
-            first.name, first.name
+            "`{}` modifies a step, but there is no step here; write it beside a step's kind, at the same indentation as `http:`",
+            first.name
         );
         cx.error(first.pos, msg);
         return None;

@@ -44,7 +44,7 @@ thresholds:
   http_req_failed: ["rate<0.001"]
   http_retry_after_present: ["rate>0.99"]"#;
     let plan = plan(dir.path(), "count-test", "1s", extra);
-    let out = dir.path().join("r.json");
+    let (out, md, html) = (dir.path().join("r.json"), dir.path().join("r.md"), dir.path().join("r.html"));
     let o = run(&[
         "run",
         plan.to_str().unwrap(),
@@ -53,6 +53,10 @@ thresholds:
         "--no-history",
         "--out",
         out.to_str().unwrap(),
+        "--markdown",
+        md.to_str().unwrap(),
+        "--report",
+        html.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(0), "every threshold holds\n{}", text(&o));
     let r = results(&out);
@@ -74,6 +78,14 @@ thresholds:
     let stdout = String::from_utf8_lossy(&o.stdout);
     let line = format!("RATE LIMITS  rate limited {limited}, Retry-After present 100%, median wait 1.00s");
     assert!(stdout.contains(&line), "summary lacks {line:?}:\n{stdout}");
+    let headline = format!("rate limited {limited}, Retry-After present 100%, median wait 1.00s.");
+    let md = std::fs::read_to_string(md).unwrap();
+    assert!(md.contains(&format!("### Rate limits\n\n{headline}")), "{md}");
+    let html = std::fs::read_to_string(html).unwrap();
+    assert!(
+        html.contains(&format!("<p id=\"rate-limits\">{headline}</p>")),
+        "html lacks the rate-limit line"
+    );
 }
 
 #[test]
