@@ -13,7 +13,7 @@ use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
 use stampede_metrics::{Registry, TagSetId, builtin};
 use stampede_plan::{CheckKind, GrpcStep};
-use stampede_proto::{BoxFuture, FailureKind, SessionSlot, StepOutcome, Vu};
+use stampede_proto::{RenderError, BoxFuture, FailureKind, SessionSlot, StepOutcome, Vu};
 use tokio::time::Instant;
 use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue};
 use tonic::transport::{Channel, Endpoint};
@@ -146,10 +146,14 @@ struct Resolved {
     requests: Arc<[Bytes]>,
     /// The method takes a request stream (client- or bidi-streaming).
     is_client_streaming: bool,
+    /// The request type, to encode messages rendered per call.
+    input: prost_reflect::MessageDescriptor,
 }
 
-/// Finds `method` (`package.Service/Method`) in `pool` and encodes `messages` for it.
-fn resolve(pool: &DescriptorPool, method: &str, messages: &[serde_json::Value]) -> Result<Resolved, Error> {
+/// Finds `method` (`package.Service/Method`) in `pool` and encodes `messages` for it, except
+/// those `varies` marks (rendered and encoded per call; their entry stays empty).
+fn resolve(pool: &DescriptorPool, method: &str, messages: (&[serde_json::Value], &[bool])) -> Result<Resolved, Error> {
+    let (messages, varies) = messages;
     let (service, name) = method.split_once('/').ok_or_else(|| Error::NoMethod(method.to_string()))?;
     let descriptor = pool
         .get_service_by_name(service)
@@ -162,7 +166,11 @@ fn resolve(pool: &DescriptorPool, method: &str, messages: &[serde_json::Value]) 
     let input = descriptor.input();
     let requests = messages
         .iter()
-        .map(|message| {
+        .enumerate()
+        .map(|(i, message)| {
+            if varies.get(i).copied().unwrap_or(false) {
+                return Ok(Bytes::new());
+            }
             DynamicMessage::deserialize(input.clone(), message)
                 .map(|m| Bytes::from(m.encode_to_vec()))
                 .map_err(|e| Error::Message { ty: input.full_name().to_string(), message: e.to_string() })
@@ -170,7 +178,7 @@ fn resolve(pool: &DescriptorPool, method: &str, messages: &[serde_json::Value]) 
         .collect::<Result<_, _>>()?;
     let path = PathAndQuery::try_from(format!("/{service}/{name}"))
         .map_err(|_| Error::NoMethod(method.to_string()))?;
-    Ok(Resolved { path, codec: DynamicCodec { output: descriptor.output() }, requests, is_client_streaming })
+    Ok(Resolved { path, codec: DynamicCodec { output: descriptor.output() }, requests, is_client_streaming, input })
 }
 
 /// The request stream of a client- or bidi-streaming call: `requests` in order, `interval`
@@ -212,6 +220,10 @@ pub(crate) struct GrpcAction {
     /// The pause between streamed request messages.
     interval: Option<Duration>,
     metadata: Vec<(AsciiMetadataKey, AsciiMetadataValue)>,
+    /// Which of `messages` are rendered per call.
+    varies: Vec<bool>,
+    /// Messages and metadata with run-time values.
+    dynamic: Option<Box<stampede_plan::GrpcDynamic>>,
     deadline: Duration,
     /// Expected status codes (default: OK only).
     expected: Vec<u8>,
@@ -226,8 +238,12 @@ impl GrpcAction {
         env: CompileEnv,
     ) -> Result<Self, Error> {
         let resolved = tokio::sync::OnceCell::new();
+        let varies: Vec<bool> = match &step.dynamic {
+            Some(d) => d.messages.iter().map(Option::is_some).collect(),
+            None => Vec::new(),
+        };
         if let Some(pool) = pool {
-            let _ = resolved.set(Arc::new(resolve(pool, &step.method, &step.messages)?));
+            let _ = resolved.set(Arc::new(resolve(pool, &step.method, (&step.messages, &varies))?));
         }
         let connect = endpoint(&env.uri, env.tls, step.deadline)?;
         let metadata = step
@@ -263,6 +279,8 @@ impl GrpcAction {
             messages: step.messages.clone(),
             interval: step.interval,
             metadata,
+            varies,
+            dynamic: step.dynamic.clone(),
             deadline: step.deadline,
             expected,
             checks: step.checks.clone(),
@@ -271,8 +289,21 @@ impl GrpcAction {
 
     async fn run_once(&self, vu: &mut Vu) -> StepOutcome {
         let start = Instant::now();
+        let rendered = match &self.dynamic {
+            Some(d) => match render(vu, d) {
+                Ok(r) => Some(r),
+                // The VU's data source ran out: it stops, nothing is counted.
+                Err(Some(RenderError::Exhausted(_))) => return StepOutcome { failed: true, status: None },
+                Err(_) => None,
+            },
+            None => None,
+        };
         let channel = vu.session(self.slot, Session::default).channels.get(self.target).cloned().flatten();
-        let call = self.call(channel, start + self.deadline).await;
+        let call = match (&self.dynamic, &rendered) {
+            // A variable is not set, or rendered into an invalid metadata value: not sent.
+            (Some(_), None) => Call { failure: Some(FailureKind::Variable), ..Call::default() },
+            _ => self.call(channel, start + self.deadline, rendered.as_ref()).await,
+        };
         let end = Instant::now();
         let session = vu.session(self.slot, Session::default);
         if session.channels.len() <= self.target {
@@ -328,16 +359,16 @@ impl GrpcAction {
 
     /// Connects if needed and makes the call, reading every response message until the
     /// stream ends or `deadline` passes (what was received by then still counts).
-    async fn call(&self, channel: Option<Channel>, deadline: Instant) -> Call {
+    async fn call(&self, channel: Option<Channel>, deadline: Instant, rendered: Option<&Rendered>) -> Call {
         let mut out = Call::default();
-        match tokio::time::timeout_at(deadline, self.exchange(channel, &mut out)).await {
+        match tokio::time::timeout_at(deadline, self.exchange(channel, &mut out, rendered)).await {
             Ok(()) => {}
             Err(_) => out.failure = Some(FailureKind::Timeout),
         }
         out
     }
 
-    async fn exchange(&self, channel: Option<Channel>, out: &mut Call) {
+    async fn exchange(&self, channel: Option<Channel>, out: &mut Call, rendered: Option<&Rendered>) {
         let channel = match channel {
             Some(c) => c,
             None => match self.connect.channel().await {
@@ -355,7 +386,7 @@ impl GrpcAction {
             .get_or_try_init(|| async {
                 let service = self.method.split_once('/').map_or("", |(s, _)| s);
                 let pool = crate::reflection::resolve(channel.clone(), service).await?;
-                resolve(&pool, &self.method, &self.messages).map(Arc::new).map_err(|e| e.to_string())
+                resolve(&pool, &self.method, (&self.messages, &self.varies)).map(Arc::new).map_err(|e| e.to_string())
             })
             .await
             .cloned();
@@ -367,6 +398,18 @@ impl GrpcAction {
                 return;
             }
         };
+        let requests = match rendered {
+            Some(r) => match encode(&resolved, r) {
+                Some(requests) => requests,
+                // A rendered message that does not fit the request type.
+                None => {
+                    out.failure = Some(FailureKind::Variable);
+                    return;
+                }
+            },
+            None => resolved.requests.clone(),
+        };
+        let metadata = rendered.map_or(&[][..], |r| &r.metadata[..]);
         let mut grpc = tonic::client::Grpc::new(channel);
         if grpc.ready().await.is_err() {
             out.failure = Some(FailureKind::Connect);
@@ -375,11 +418,11 @@ impl GrpcAction {
         let response = if resolved.is_client_streaming {
             let sent = Arc::new(AtomicU64::new(0));
             out.sent = Some(sent.clone());
-            let stream = request_stream(resolved.requests.clone(), self.interval, sent);
-            let request = self.request(stream);
+            let stream = request_stream(requests, self.interval, sent);
+            let request = self.request(stream, metadata);
             grpc.streaming(request, resolved.path.clone(), resolved.codec.clone()).await
         } else {
-            let request = self.request(resolved.requests[0].clone());
+            let request = self.request(requests[0].clone(), metadata);
             grpc.server_streaming(request, resolved.path.clone(), resolved.codec.clone()).await
         };
         let mut stream = match response {
@@ -410,15 +453,67 @@ impl GrpcAction {
         }
     }
 
-    /// `body` with the step's deadline and metadata.
-    fn request<T>(&self, body: T) -> tonic::Request<T> {
+    /// `body` with the step's deadline, its metadata and the metadata rendered for this call.
+    fn request<T>(&self, body: T, rendered: &[(AsciiMetadataKey, AsciiMetadataValue)]) -> tonic::Request<T> {
         let mut request = tonic::Request::new(body);
         request.set_timeout(self.deadline);
-        for (k, v) in &self.metadata {
-            request.metadata_mut().insert(k.clone(), v.clone());
+        for (k, v) in self.metadata.iter().chain(rendered) {
+            request.metadata_mut().append(k.clone(), v.clone());
         }
         request
     }
+}
+
+/// A call's run-time parts, rendered for one VU: message JSON texts (for the messages that
+/// vary) and metadata entries.
+#[derive(Debug)]
+struct Rendered {
+    messages: Vec<Option<String>>,
+    metadata: Vec<(AsciiMetadataKey, AsciiMetadataValue)>,
+}
+
+/// Renders the call's templates; `Err(None)` when a rendered metadata value is not valid.
+fn render(vu: &mut Vu, d: &stampede_plan::GrpcDynamic) -> Result<Rendered, Option<RenderError>> {
+    let mut messages = Vec::with_capacity(d.messages.len());
+    for template in &d.messages {
+        let text = match template {
+            Some(t) => {
+                let mut out = String::new();
+                vu.render(t, &mut out).map_err(Some)?;
+                Some(out)
+            }
+            None => None,
+        };
+        messages.push(text);
+    }
+    let mut metadata = Vec::with_capacity(d.metadata.len());
+    let mut text = String::new();
+    for (key, template) in &d.metadata {
+        text.clear();
+        vu.render(template, &mut text).map_err(Some)?;
+        let key = AsciiMetadataKey::from_bytes(key.as_bytes()).map_err(|_| None)?;
+        let value = AsciiMetadataValue::try_from(text.as_str()).map_err(|_| None)?;
+        metadata.push((key, value));
+    }
+    Ok(Rendered { messages, metadata })
+}
+
+/// The call's request messages: fixed ones as encoded at compile time, rendered ones encoded
+/// now. `None` if a rendered one is not valid JSON for the request type.
+fn encode(resolved: &Resolved, rendered: &Rendered) -> Option<Arc<[Bytes]>> {
+    resolved
+        .requests
+        .iter()
+        .enumerate()
+        .map(|(i, fixed)| match rendered.messages.get(i) {
+            Some(Some(text)) => {
+                let mut de = serde_json::Deserializer::from_str(text);
+                let message = DynamicMessage::deserialize(resolved.input.clone(), &mut de).ok()?;
+                Some(Bytes::from(message.encode_to_vec()))
+            }
+            _ => Some(fixed.clone()),
+        })
+        .collect()
 }
 
 impl stampede_proto::Action for GrpcAction {

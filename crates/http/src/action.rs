@@ -237,7 +237,9 @@ impl HttpAction {
         req
     }
 
-    async fn run_once(&self, vu: &mut Vu) -> StepOutcome {
+    /// One attempt. `retrying` says how far a 429 retry loop has got: an attempt that will be
+    /// retried skips its checks and extractions, which belong to the answer that stands.
+    async fn run_once(&self, vu: &mut Vu, retrying: &Retrying) -> StepOutcome {
         let start = Instant::now();
         // Rendered before the session is borrowed (rendering reads the VU), into buffers the
         // session keeps between requests.
@@ -359,11 +361,14 @@ impl HttpAction {
         }
         let mut response = Response::new(status, kept_head, kept, t.duration());
         passed.clear();
-        check::evaluate(&self.checks, &mut response, |_, ok| passed.push(ok));
-        if failure.is_none() && self.checks_fail_request && passed.contains(&false) {
-            failure = Some(FailureKind::Check);
+        let retried = status == Some(TOO_MANY_REQUESTS) && retrying.will_retry(self.rate_limit, kept_head);
+        if !retried {
+            check::evaluate(&self.checks, &mut response, |_, ok| passed.push(ok));
+            if failure.is_none() && self.checks_fail_request && passed.contains(&false) {
+                failure = Some(FailureKind::Check);
+            }
+            extract::run(&self.extract, &mut response, (&mut vars, scratch), |_, ok| passed.push(ok));
         }
-        extract::run(&self.extract, &mut response, (&mut vars, scratch), |_, ok| passed.push(ok));
         let source = TagSource {
             action: self.index,
             identity: &identity,
@@ -408,19 +413,8 @@ impl HttpAction {
         if matches!(why, NotSent::Render(stampede_proto::RenderError::Exhausted(_))) {
             return StepOutcome { failed: true, status: None };
         }
-        let identity = vu.identity().tags.clone();
-        let group = vu.group.clone();
-        let (session, recorder) = vu.session_and_recorder(self.slot, HttpSession::default);
-        let source = TagSource {
-            action: self.index,
-            identity: &identity,
-            name: &self.name,
-            method: self.method.as_str(),
-            checks: &self.check_names,
-        };
-        let key = TagKey { status: 0, failure: Some(FailureKind::Variable), group: &group };
-        let tags = session.tags.get(&source, key, recorder.registry());
-        recorder.record(builtin::HTTP_REQ_FAILED, tags.request, 1.0);
+        let tags = self.request_tags(vu, 0, Some(FailureKind::Variable));
+        vu.recorder().record(builtin::HTTP_REQ_FAILED, tags, 1.0);
         vu.last_status = None;
         StepOutcome { failed: true, status: None }
     }
@@ -429,6 +423,15 @@ impl HttpAction {
     /// `Retry-After` in the head it kept. Only called after a 429, so the tag set is a hit in
     /// the VU's cache.
     fn limited(&self, vu: &mut Vu) -> Limited {
+        let tags = self.request_tags(vu, TOO_MANY_REQUESTS, None);
+        let head = &vu.session(self.slot, HttpSession::default).head;
+        let retry_after = crate::ratelimit::retry_after_in_head(head, std::time::SystemTime::now());
+        Limited { tags, retry_after }
+    }
+
+    /// The tag set of this step's request samples with `status` and `failure`, from the VU's
+    /// cache (a hit after the first time).
+    fn request_tags(&self, vu: &mut Vu, status: u16, failure: Option<FailureKind>) -> stampede_metrics::TagSetId {
         let identity = vu.identity().tags.clone();
         let group = vu.group.clone();
         let (session, recorder) = vu.session_and_recorder(self.slot, HttpSession::default);
@@ -439,10 +442,7 @@ impl HttpAction {
             method: self.method.as_str(),
             checks: &self.check_names,
         };
-        let key = TagKey { status: TOO_MANY_REQUESTS, failure: None, group: &group };
-        let tags = session.tags.get(&source, key, recorder.registry()).request;
-        let retry_after = crate::ratelimit::retry_after_in_head(&session.head, std::time::SystemTime::now());
-        Limited { tags, retry_after }
+        session.tags.get(&source, TagKey { status, failure, group: &group }, recorder.registry()).request
     }
 
     /// Connects if needed, sends, reads the whole response. On a transport failure the
@@ -557,7 +557,7 @@ impl Action for HttpAction {
         Box::pin(async move {
             let mut retrying = Retrying::default();
             loop {
-                let outcome = self.run_once(vu).await;
+                let outcome = self.run_once(vu, &retrying).await;
                 if outcome.status != Some(TOO_MANY_REQUESTS) {
                     return outcome;
                 }

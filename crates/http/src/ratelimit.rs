@@ -61,6 +61,17 @@ impl Retrying {
         }
     }
 
+    /// Whether a 429 whose head is `head` will be retried (what [`Self::after_429`] will
+    /// decide), so that the attempt can leave checks and extractions to the next one.
+    pub(crate) fn will_retry(&self, policy: RateLimitPolicy, head: &[u8]) -> bool {
+        match policy {
+            RateLimitPolicy::Count => false,
+            RateLimitPolicy::Retry(retry) => {
+                self.next_wait(&retry, retry_after_in_head(head, SystemTime::now())).is_some()
+            }
+        }
+    }
+
     /// The wait before the next retry under `policy`, if one is allowed.
     fn next_wait(&self, policy: &RetryPolicy, retry_after: Option<Duration>) -> Option<Duration> {
         if self.retries >= policy.retries.get() {

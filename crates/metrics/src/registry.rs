@@ -226,25 +226,19 @@ pub mod builtin {
         GRPC_TIME_TO_FIRST_MESSAGE = 39, "grpc_time_to_first_message", Trend, Time;
         /// gRPC: response messages received (counter; one sample per call).
         GRPC_STREAM_MSGS_RECEIVED = 40, "grpc_stream_msgs_received", Counter, Default;
-        // Ids are positions in this list. 41-43 are taken by metrics being added alongside:
-        // placeholders hold their places until they replace them.
         /// gRPC: request messages sent by client- and bidi-streaming calls (counter; one
         /// sample per call).
         GRPC_STREAM_MSGS_SENT = 41, "grpc_stream_msgs_sent", Counter, Default;
-        /// Placeholder for id 42 (never recorded).
-        RESERVED_42 = 42, "reserved_42", Counter, Default;
-        /// Placeholder for id 43 (never recorded).
-        RESERVED_43 = 43, "reserved_43", Counter, Default;
         /// HTTP: responses with status 429 Too Many Requests (counter). Never counted in
         /// `http_req_failed`: rate limiting is its own class of response.
-        HTTP_RATE_LIMITED = 44, "http_rate_limited", Counter, Default;
+        HTTP_RATE_LIMITED = 42, "http_rate_limited", Counter, Default;
         /// HTTP: 429 responses that carried a usable `Retry-After` (rate; one sample per 429).
-        HTTP_RETRY_AFTER_PRESENT = 45, "http_retry_after_present", Rate, Default;
+        HTTP_RETRY_AFTER_PRESENT = 43, "http_retry_after_present", Rate, Default;
         /// HTTP: the wait a 429 implies (trend, ms): what its `Retry-After` asks under
         /// `rate_limit: count`, what the client waited before retrying under `retry`.
-        HTTP_RATE_LIMIT_WAIT = 46, "http_rate_limit_wait", Trend, Time;
+        HTTP_RATE_LIMIT_WAIT = 44, "http_rate_limit_wait", Trend, Time;
         /// HTTP: requests sent again after a 429 (counter; `rate_limit: retry`).
-        HTTP_RATE_LIMIT_RETRIES = 47, "http_rate_limit_retries", Counter, Default;
+        HTTP_RATE_LIMIT_RETRIES = 45, "http_rate_limit_retries", Counter, Default;
     }
 
     /// Looks up a built-in by name.

@@ -9,8 +9,9 @@
 //! `grpc` protocol compiles it when the plan compiles, before any VU starts.
 
 use crate::cx::Cx;
-use crate::model::{Defaults, GrpcSource, GrpcStep};
-use crate::step::{FlowCx, json, json_check};
+use crate::model::{Defaults, GrpcDynamic, GrpcSource, GrpcStep};
+use crate::template::Template;
+use crate::step::{FlowCx, json_check};
 use crate::yaml::{Node, Value};
 
 const GRPC_KEYS: &[&str] = &[
@@ -111,9 +112,9 @@ pub(crate) fn grpc_step(cx: &mut Cx, node: &Node, flows: &FlowCx) -> Option<Grpc
             cx.error(key.pos, "`message` and `messages` are mutually exclusive; keep one");
             None
         }
-        (Some((_, n)), None) => json(cx, n).map(|m| vec![m]),
+        (Some((_, n)), None) => message(cx, n).map(|m| vec![m]),
         (None, Some(n)) => messages(cx, n),
-        (None, None) => Some(vec![serde_json::Value::Object(serde_json::Map::new())]),
+        (None, None) => Some(vec![(serde_json::Value::Object(serde_json::Map::new()), None)]),
     };
     let interval = match f.entry("interval") {
         Some((key, _)) if f.get("messages").is_none() => {
@@ -124,8 +125,9 @@ pub(crate) fn grpc_step(cx: &mut Cx, node: &Node, flows: &FlowCx) -> Option<Grpc
         Some((_, n)) => cx.duration(n).map(|d| (!d.is_zero()).then_some(d)),
         None => Some(None),
     };
+    let mut dynamic = GrpcDynamic::default();
     let metadata = match f.get("metadata") {
-        Some(n) => metadata(cx, n),
+        Some(n) => metadata(cx, n, &mut dynamic.metadata),
         None => Some(Vec::new()),
     };
     let default_timeout = flows.defaults.map_or_else(|| Defaults::default().timeout, |d| d.timeout);
@@ -137,12 +139,17 @@ pub(crate) fn grpc_step(cx: &mut Cx, node: &Node, flows: &FlowCx) -> Option<Grpc
         Some(n) => checks(cx, n),
         None => Some((Vec::new(), Vec::new())),
     };
+    // Each message's skeleton, and its template when it has run-time values.
+    let (messages, templates): (Vec<_>, Vec<_>) = messages?.into_iter().unzip();
+    dynamic.messages = templates;
+    let varies = dynamic.messages.iter().any(Option::is_some) || !dynamic.metadata.is_empty();
     Some(GrpcStep {
+        dynamic: varies.then(|| Box::new(dynamic)),
         name: name?,
         target: target?,
         source: source?,
         method: method?,
-        messages: messages?,
+        messages,
         interval: interval?,
         metadata: metadata?,
         deadline: deadline?,
@@ -152,7 +159,7 @@ pub(crate) fn grpc_step(cx: &mut Cx, node: &Node, flows: &FlowCx) -> Option<Grpc
 }
 
 /// `messages: [{...}, ...]`: the request stream, at least one message.
-fn messages(cx: &mut Cx, node: &Node) -> Option<Vec<serde_json::Value>> {
+fn messages(cx: &mut Cx, node: &Node) -> Option<Vec<Message>> {
     let Value::Seq(items) = &node.value else {
         cx.expected(node, "a list of request messages like `[{ text: hi }, { text: bye }]`");
         return None;
@@ -164,7 +171,7 @@ fn messages(cx: &mut Cx, node: &Node) -> Option<Vec<serde_json::Value>> {
     let mut out = Vec::with_capacity(items.len());
     let mut ok = true;
     for item in items {
-        match json(cx, item) {
+        match message(cx, item) {
             Some(m) => out.push(m),
             None => ok = false,
         }
@@ -172,7 +179,17 @@ fn messages(cx: &mut Cx, node: &Node) -> Option<Vec<serde_json::Value>> {
     ok.then_some(out)
 }
 
-fn metadata(cx: &mut Cx, node: &Node) -> Option<Vec<(String, String)>> {
+/// A request message as JSON, and its serialized template if it has run-time values.
+type Message = (serde_json::Value, Option<Template>);
+
+fn message(cx: &mut Cx, node: &Node) -> Option<Message> {
+    let mut serialized = Template::default();
+    let value = crate::step::json_template(cx, node, &mut serialized)?;
+    Some((value, (!serialized.is_literal()).then_some(serialized)))
+}
+
+/// Metadata: fixed entries, and those with run-time values pushed to `dynamic`.
+fn metadata(cx: &mut Cx, node: &Node, dynamic: &mut Vec<(String, Template)>) -> Option<Vec<(String, String)>> {
     let entries = cx.map(node, "a mapping of metadata keys to values")?;
     let mut out = Vec::new();
     let mut ok = true;
@@ -193,16 +210,19 @@ fn metadata(cx: &mut Cx, node: &Node) -> Option<Vec<(String, String)>> {
             ok = false;
             continue;
         }
-        let Some(v) = cx.string(value, "a metadata value").and_then(|v| cx.render(value, &v)) else {
+        let Some(t) = cx.string(value, "a metadata value").and_then(|v| cx.template(value, &v)) else {
             ok = false;
             continue;
         };
-        if !v.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        if !t.skeleton().bytes().all(|b| (0x20..0x7f).contains(&b)) {
             cx.error(value.pos, "metadata values must be printable ASCII");
             ok = false;
             continue;
         }
-        out.push((lower, v));
+        match t.as_literal() {
+            Some(v) => out.push((lower, v.to_string())),
+            None => dynamic.push((lower, t)),
+        }
     }
     ok.then_some(out)
 }

@@ -814,6 +814,19 @@ pub struct GrpcStep {
     pub status: Vec<String>,
     /// Checks on the (last) response message as JSON.
     pub checks: Vec<Check>,
+    /// Messages and metadata values with run-time values, rendered per call; `None` when the
+    /// call is fixed (then its messages are encoded once). A varying message's entry in
+    /// `messages` is its skeleton.
+    pub dynamic: Option<Box<GrpcDynamic>>,
+}
+
+/// The templated parts of a [`GrpcStep`].
+#[derive(Debug, Clone, Default)]
+pub struct GrpcDynamic {
+    /// Per message of `messages`: its serialized JSON template, if it varies.
+    pub messages: Vec<Option<crate::template::Template>>,
+    /// Metadata entries whose values vary (lowercase keys), sent after the fixed ones.
+    pub metadata: Vec<(String, crate::template::Template)>,
 }
 
 /// Where a [`GrpcStep`]'s service definitions come from.
@@ -1182,10 +1195,17 @@ impl WsAction {
 pub struct WsConnect {
     /// The URL as written after substitution: a path (resolved against the plan's target,
     /// `http` becoming `ws` and `https` becoming `wss`) or an absolute `ws(s)://` or
-    /// `http(s)://` URL.
+    /// `http(s)://` URL. When its path or query holds run-time values, this is its skeleton
+    /// (the variables left empty) and `url_template` is what each connect renders.
     pub url: String,
-    /// Headers of the upgrade request (they override the plan's default headers by name).
+    /// The URL, if its path or query varies (`/ws/chat?room={{ users.room }}`); its scheme,
+    /// host and port are fixed at load, as the address and TLS settings are.
+    pub url_template: Option<crate::template::Template>,
+    /// Fixed headers of the upgrade request (they override the plan's default headers by
+    /// name).
     pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// Headers whose values vary, rendered per connect (and not among `headers`).
+    pub dynamic_headers: Vec<(http::HeaderName, crate::template::Template)>,
     /// Subprotocols offered (`Sec-WebSocket-Protocol`), in order of preference.
     pub subprotocols: Vec<String>,
     /// `keep_open: true`: the socket outlives the iteration, and a `connect` that finds it
@@ -1202,6 +1222,11 @@ pub enum WsMessage {
     Binary(Vec<u8>),
     /// `json: {...}`: a text frame with the serialized value.
     Json(serde_json::Value),
+    /// A `text:` or `json:` message with run-time values (`{{ vu_id }}`, an extracted
+    /// value, a data column): a text frame rendered per send. A JSON message's template is
+    /// its serialization, with its values escaped for JSON strings. Messages without such
+    /// values are never this: they are serialized once, at load.
+    Template(crate::template::Template),
 }
 
 /// What a `receive` waits for and checks.

@@ -753,7 +753,7 @@ fn json_escaped(text: &str) -> String {
 
 /// A YAML value as a JSON body: returns its skeleton and writes it, serialized, to `out`, with
 /// string leaves' run-time values as variables escaped for a JSON string.
-fn json_template(cx: &mut Cx, node: &Node, out: &mut Template) -> Option<serde_json::Value> {
+pub(crate) fn json_template(cx: &mut Cx, node: &Node, out: &mut Template) -> Option<serde_json::Value> {
     use serde_json::Value as J;
     match &node.value {
         Value::Str(s) => {

@@ -6,6 +6,13 @@
 //! (`headers`, `subprotocols`, `keep_open`) sit beside `connect:`, and are mistakes anywhere
 //! else. Everything is checked here, at load time: URLs, header names, JSONPaths, regular
 //! expressions, base64 payloads, close codes.
+//!
+//! Run-time values (`{{ vu_id }}`, an extracted `{{ token }}`, a data column
+//! `{{ users.room }}`) may go where they reach the server: a `send`'s `text:` or `json:`
+//! message, the path and query of the `connect` URL, and the upgrade's header values. Those
+//! parts are kept as templates, rendered for each send or connect; everything else, and every
+//! message without such values, is fixed here once. A `receive`'s conditions and checks, the
+//! socket's name and a close's reason take only values known at load.
 
 use std::str::FromStr;
 
@@ -16,7 +23,8 @@ use crate::model::{
     Check, CheckKind, Defaults, WsAction, WsClose, WsCondition, WsConnect, WsCorrelate, WsMessage, WsReceive,
     WsStep,
 };
-use crate::step::{FlowCx, headers, json, json_check, quoted};
+use crate::step::{FlowCx, json_check, json_template, quoted};
+use crate::template::{Part, Template};
 use crate::yaml::{Key, Node, Value};
 
 const WS_KEYS: &[&str] = &[
@@ -163,14 +171,13 @@ fn action(
 fn connect(cx: &mut Cx, node: &Node, f: &Fields, flows: &FlowCx) -> Option<WsConnect> {
     let url = cx
         .string(node, "a URL like /ws/chat or ws://127.0.0.1:8080/ws")
-        .and_then(|written| cx.render(node, &written))
-        .and_then(|url| ws_url(cx, node, url, flows));
+        .and_then(|written| ws_url(cx, node, &written, flows));
     let headers = match f.get("headers") {
         Some(n) => {
             let handshake_ok = handshake_headers_absent(cx, n);
-            headers(cx, n).filter(|_| handshake_ok)
+            connect_headers(cx, n).filter(|_| handshake_ok)
         }
-        None => Some(Vec::new()),
+        None => Some((Vec::new(), Vec::new())),
     };
     let subprotocols = match f.get("subprotocols") {
         Some(n) => subprotocols(cx, n),
@@ -180,11 +187,40 @@ fn connect(cx: &mut Cx, node: &Node, f: &Fields, flows: &FlowCx) -> Option<WsCon
         Some(n) => cx.bool(n),
         None => Some(false),
     };
-    Some(WsConnect { url: url?, headers: headers?, subprotocols: subprotocols?, keep_open: keep_open? })
+    let ((url, url_template), (headers, dynamic_headers)) = (url?, headers?);
+    Some(WsConnect {
+        url,
+        url_template,
+        headers,
+        dynamic_headers,
+        subprotocols: subprotocols?,
+        keep_open: keep_open?,
+    })
 }
 
-/// A path (resolved against the target when the step runs) or an absolute URL.
-fn ws_url(cx: &mut Cx, node: &Node, url: String, flows: &FlowCx) -> Option<String> {
+/// A path (resolved against the target when the step runs) or an absolute URL, with its
+/// template when it holds run-time values (then the string is its skeleton, which is what
+/// is checked here).
+fn ws_url(cx: &mut Cx, node: &Node, written: &str, flows: &FlowCx) -> Option<(String, Option<Template>)> {
+    let template = cx.template(node, written)?;
+    let url = template.skeleton();
+    let dynamic = (!template.is_literal()).then_some(template);
+    if let Some(t) = &dynamic {
+        // The address and TLS settings are worked out once, when the step compiles.
+        let fixed = match t.parts().first() {
+            Some(Part::Literal(text)) => text.as_str(),
+            _ => "",
+        };
+        let origin_fixed = match fixed.split_once("://") {
+            Some((_, rest)) => rest.contains(['/', '?']),
+            None => fixed.starts_with('/'),
+        };
+        if !origin_fixed {
+            let msg = "the start of a URL (scheme, host and port) must be fixed when the plan loads; values known only at run time can go in its path and query";
+            cx.error(node.pos, msg);
+            return None;
+        }
+    }
     if url.starts_with('/') {
         if http::uri::PathAndQuery::from_str(&url).is_err() {
             cx.error(node.pos, format!("`{url}` is not a valid URL path"));
@@ -194,7 +230,7 @@ fn ws_url(cx: &mut Cx, node: &Node, url: String, flows: &FlowCx) -> Option<Strin
             cx.error(node.pos, "relative url needs `target:` or --target");
             return None;
         }
-        return Some(url);
+        return Some((url, dynamic));
     }
     let valid = http::Uri::from_str(&url).ok().is_some_and(|uri| {
         matches!(uri.scheme_str(), Some("ws" | "wss" | "http" | "https"))
@@ -204,7 +240,49 @@ fn ws_url(cx: &mut Cx, node: &Node, url: String, flows: &FlowCx) -> Option<Strin
         cx.error(node.pos, format!("expected {URL_EXPECTED}, found `{url}`"));
         return None;
     }
-    Some(url)
+    Some((url, dynamic))
+}
+
+/// Fixed header fields, and those whose values vary.
+type ConnectHeaders = (Vec<(http::HeaderName, http::HeaderValue)>, Vec<(http::HeaderName, Template)>);
+
+/// The upgrade's `headers:`: names and values checked as HTTP allows them (a varying value by
+/// its fixed parts here, and again when it is rendered).
+fn connect_headers(cx: &mut Cx, node: &Node) -> Option<ConnectHeaders> {
+    let entries = cx.map(node, "a mapping of header names to values")?;
+    let (mut fixed, mut dynamic) = (Vec::new(), Vec::new());
+    let mut ok = true;
+    for (key, value) in entries {
+        let name = match http::HeaderName::from_bytes(key.name.as_bytes()) {
+            Ok(n) => Some(n),
+            Err(_) => {
+                let msg = format!("`{}` is not a valid header name; use letters, digits and `-`", key.name);
+                cx.error(key.pos, msg);
+                None
+            }
+        };
+        let template = cx.text(value, "a header value (a string)").and_then(|text| {
+            let t = cx.template(value, &text)?;
+            if http::HeaderValue::from_str(&t.skeleton()).is_err() {
+                let msg = format!(
+                    "invalid value for header `{}`: line breaks and control characters are not allowed",
+                    key.name
+                );
+                cx.error(value.pos, msg);
+                return None;
+            }
+            Some(t)
+        });
+        match (name, template) {
+            (Some(n), Some(t)) => match t.as_literal() {
+                // Checked just above.
+                Some(v) => fixed.extend(http::HeaderValue::from_str(v).ok().map(|v| (n, v))),
+                None => dynamic.push((n, t)),
+            },
+            _ => ok = false,
+        }
+    }
+    ok.then_some((fixed, dynamic))
 }
 
 /// Reports headers the handshake sets itself; `false` if there was one.
@@ -252,10 +330,11 @@ fn subprotocols(cx: &mut Cx, node: &Node) -> Option<Vec<String>> {
     ok.then_some(out)
 }
 
-/// `send: hello`, `send: { text: ... }`, `{ json: {...} }` or `{ binary: <base64> }`.
+/// `send: hello`, `send: { text: ... }`, `{ json: {...} }` or `{ binary: <base64> }`. A text
+/// or JSON message with run-time values becomes [`WsMessage::Template`]; the others are final.
 fn message(cx: &mut Cx, node: &Node) -> Option<WsMessage> {
     match &node.value {
-        Value::Str(text) => cx.render(node, text).map(WsMessage::Text),
+        Value::Str(text) => text_message(cx, node, text),
         Value::Map(_) => {
             let f = cx.fields(node, SEND_KEYS, MESSAGE_EXPECTED)?;
             let given: Vec<(&Key, &Node)> = SEND_KEYS.iter().filter_map(|k| f.entry(k)).collect();
@@ -281,9 +360,17 @@ fn message(cx: &mut Cx, node: &Node) -> Option<WsMessage> {
             match key.name.as_str() {
                 "text" => {
                     let text = cx.text(value, "the message text")?.into_owned();
-                    cx.render(value, &text).map(WsMessage::Text)
+                    text_message(cx, value, &text)
                 }
-                "json" => json(cx, value).map(WsMessage::Json),
+                "json" => {
+                    let mut serialized = Template::default();
+                    let skeleton = json_template(cx, value, &mut serialized)?;
+                    Some(if serialized.is_literal() {
+                        WsMessage::Json(skeleton)
+                    } else {
+                        WsMessage::Template(serialized)
+                    })
+                }
                 _ => binary(cx, value).map(WsMessage::Binary),
             }
         }
@@ -292,6 +379,14 @@ fn message(cx: &mut Cx, node: &Node) -> Option<WsMessage> {
             None
         }
     }
+}
+
+fn text_message(cx: &mut Cx, node: &Node, text: &str) -> Option<WsMessage> {
+    let template = cx.template(node, text)?;
+    Some(match template.as_literal() {
+        Some(text) => WsMessage::Text(text.to_string()),
+        None => WsMessage::Template(template),
+    })
 }
 
 fn binary(cx: &mut Cx, node: &Node) -> Option<Vec<u8>> {

@@ -6,13 +6,16 @@ use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use http::header::USER_AGENT;
-use http::{HeaderMap, HeaderValue, Uri};
+use http::{HeaderMap, HeaderName, HeaderValue, Uri};
 use rustls::pki_types::ServerName;
 use serde_json::Value;
 use serde_json_path::JsonPath;
 use stampede_metrics::builtin;
+use stampede_plan::template::Template;
 use stampede_plan::{Check, WsAction as PlanAction, WsCondition, WsConnect, WsCorrelate, WsMessage, WsStep};
-use stampede_proto::{Action, BoxFuture, CompileContext, FailureKind, SessionSlot, StepOutcome, Vu};
+use stampede_proto::{
+    Action, BoxFuture, CompileContext, FailureKind, RenderError, SessionSlot, StepOutcome, Vu,
+};
 use tokio::time::{Duration, Instant, Sleep};
 use tokio_websockets::{ClientBuilder, Message};
 
@@ -43,6 +46,16 @@ pub(crate) struct WsSession {
     /// The step timeout, one timer per VU moved forward for each step (cheaper than
     /// registering a fresh tokio timer per step).
     timer: Option<Pin<Box<Sleep>>>,
+    /// Where messages, URLs and header values with run-time values are rendered; kept so
+    /// that rendering stops allocating once it has grown.
+    text: String,
+}
+
+impl WsSession {
+    /// Whether socket `index` is open and not ended by the server.
+    fn is_open(&self, index: usize) -> bool {
+        self.sockets.get(index).and_then(Option::as_ref).is_some_and(|s| s.end().is_none())
+    }
 }
 
 /// What a compile needs from the protocol instance.
@@ -92,6 +105,69 @@ struct Connect {
     handshake: ClientBuilder<'static>,
     subprotocols: Vec<String>,
     keep_open: bool,
+    /// Set when the URL's path or query or a header value varies: then each connect builds
+    /// its own handshake, and `handshake` is unused.
+    templates: Option<ConnectTemplates>,
+}
+
+/// The run-time parts of a connect, and what its handshake is built from besides them.
+#[derive(Debug)]
+struct ConnectTemplates {
+    /// The URL, if it varies (its origin is that of `uri`, fixed at load).
+    url: Option<Template>,
+    /// Header values that vary; they replace fixed fields of the same name.
+    headers: Vec<(HeaderName, Template)>,
+    /// The plan's target, which a relative URL joins.
+    target: Option<Uri>,
+    /// The URI when the URL is fixed.
+    uri: Uri,
+    /// Every fixed header field (defaults, the step's own, user agent, subprotocols).
+    fixed: HeaderMap,
+}
+
+impl ConnectTemplates {
+    /// The handshake for this connect, its varying parts rendered for `vu` through `text`.
+    fn handshake(&self, vu: &mut Vu, text: &mut String) -> Result<ClientBuilder<'static>, NotSent> {
+        let uri = match &self.url {
+            Some(url) => {
+                text.clear();
+                vu.render(url, text).map_err(NotSent::Render)?;
+                resolve_url(text, self.target.as_ref()).map_err(|_| NotSent::Invalid)?
+            }
+            None => self.uri.clone(),
+        };
+        let mut handshake = ClientBuilder::from_uri(uri);
+        for (name, value) in &self.fixed {
+            handshake = handshake.add_header(name.clone(), value.clone()).map_err(|_| NotSent::Invalid)?;
+        }
+        for (name, value) in &self.headers {
+            text.clear();
+            vu.render(value, text).map_err(NotSent::Render)?;
+            let value = HeaderValue::from_str(text).map_err(|_| NotSent::Invalid)?;
+            handshake = handshake.add_header(name.clone(), value).map_err(|_| NotSent::Invalid)?;
+        }
+        Ok(handshake)
+    }
+}
+
+/// Why a step with run-time values did not go out.
+#[derive(Debug)]
+enum NotSent {
+    /// A template could not be rendered.
+    Render(RenderError),
+    /// The rendered URL or a header value is not valid HTTP (an extracted value with a space
+    /// in a path, a line break in a header).
+    Invalid,
+}
+
+/// What a step rendered before it runs.
+enum Prepared {
+    /// Nothing varies (or a kept socket is open, and the connect has nothing to do).
+    Fixed,
+    /// A send's message.
+    Message(Message),
+    /// A connect's handshake.
+    Handshake(Box<ClientBuilder<'static>>),
 }
 
 impl std::fmt::Debug for Connect {
@@ -106,19 +182,40 @@ impl std::fmt::Debug for Connect {
 
 #[derive(Debug)]
 struct Send {
-    message: Message,
-    /// The message as JSON, if it is JSON: where correlation values come from.
+    outgoing: Outgoing,
+    /// The message as JSON, if it is fixed and JSON: where correlation values come from.
     json: Option<Value>,
     correlations: Arc<Correlations>,
-    /// The message's correlation keys, one per registered path; computed on first run.
+    /// The fixed message's correlation keys, one per registered path; computed on first run.
     keys: OnceLock<Arc<[Option<u64>]>>,
 }
 
+/// A send's message.
+#[derive(Debug)]
+enum Outgoing {
+    /// Serialized once, at load: each send clones it (a reference-count bump).
+    Fixed(Message),
+    /// A text frame rendered per send (run-time values).
+    Template(Template),
+}
+
 impl Send {
-    fn keys(&self, paths: &[JsonPath]) -> &Arc<[Option<u64>]> {
-        self.keys.get_or_init(|| {
-            paths.iter().map(|path| self.json.as_ref().and_then(|doc| key_at(path, doc))).collect()
-        })
+    /// The correlation keys of `message`, which this step just sent: those of the fixed
+    /// message, computed once; a rendered message's are computed from it, per send, and
+    /// only when some `receive` correlates.
+    fn keys(&self, paths: &[JsonPath], message: &Message) -> Arc<[Option<u64>]> {
+        match &self.outgoing {
+            Outgoing::Fixed(_) => self
+                .keys
+                .get_or_init(|| {
+                    paths.iter().map(|path| self.json.as_ref().and_then(|doc| key_at(path, doc))).collect()
+                })
+                .clone(),
+            Outgoing::Template(_) => {
+                let doc = serde_json::from_slice::<Value>(message.as_payload()).ok();
+                paths.iter().map(|path| doc.as_ref().and_then(|doc| key_at(path, doc))).collect()
+            }
+        }
     }
 }
 
@@ -182,15 +279,20 @@ impl WsAction {
                 Kind::Connect(Box::new(compile_connect(connect, cx, env.protocol)?))
             }
             PlanAction::Send(message) => {
-                let (message, json) = match message {
-                    WsMessage::Text(text) => (Message::text(text.clone()), serde_json::from_str(text).ok()),
-                    WsMessage::Binary(bytes) => {
-                        (Message::binary(bytes.clone()), serde_json::from_slice(bytes).ok())
+                let (outgoing, json) = match message {
+                    WsMessage::Text(text) => {
+                        (Outgoing::Fixed(Message::text(text.clone())), serde_json::from_str(text).ok())
                     }
-                    WsMessage::Json(value) => (Message::text(value.to_string()), Some(value.clone())),
+                    WsMessage::Binary(bytes) => {
+                        (Outgoing::Fixed(Message::binary(bytes.clone())), serde_json::from_slice(bytes).ok())
+                    }
+                    WsMessage::Json(value) => {
+                        (Outgoing::Fixed(Message::text(value.to_string())), Some(value.clone()))
+                    }
+                    WsMessage::Template(template) => (Outgoing::Template(template.clone()), None),
                 };
                 Kind::Send(Box::new(Send {
-                    message,
+                    outgoing,
                     json,
                     correlations: correlations.clone(),
                     keys: OnceLock::new(),
@@ -220,12 +322,73 @@ impl WsAction {
         })
     }
 
+    /// Renders what varies in this step for `vu`, before the step borrows the session
+    /// (rendering reads the VU), through the buffer the session keeps.
+    fn prepare(&self, vu: &mut Vu) -> Result<Prepared, NotSent> {
+        let session = vu.session(self.slot, WsSession::default);
+        let varies = match &self.kind {
+            Kind::Send(send) => matches!(send.outgoing, Outgoing::Template(_)),
+            // A kept socket that is open is reused: nothing is sent, nothing rendered.
+            Kind::Connect(c) => c.templates.is_some() && !(c.keep_open && session.is_open(self.socket)),
+            _ => false,
+        };
+        if !varies {
+            return Ok(Prepared::Fixed);
+        }
+        let mut text = std::mem::take(&mut session.text);
+        let prepared = match &self.kind {
+            Kind::Send(send) => match &send.outgoing {
+                Outgoing::Template(template) => {
+                    text.clear();
+                    vu.render(template, &mut text).map_err(NotSent::Render).map(|()| {
+                        // The frame owns its payload: one copy per send, of the exact size.
+                        Prepared::Message(Message::text(Bytes::copy_from_slice(text.as_bytes())))
+                    })
+                }
+                Outgoing::Fixed(_) => Ok(Prepared::Fixed),
+            },
+            Kind::Connect(c) => match &c.templates {
+                Some(t) => t.handshake(vu, &mut text).map(|h| Prepared::Handshake(Box::new(h))),
+                None => Ok(Prepared::Fixed),
+            },
+            _ => Ok(Prepared::Fixed),
+        };
+        vu.session(self.slot, WsSession::default).text = text;
+        prepared
+    }
+
+    /// A step whose run-time values could not be rendered: it fails with
+    /// [`FailureKind::Variable`] (tag `error:variable`) without touching the socket. A data
+    /// source that ran out halts the VU instead, and that is not a failure of the target.
+    fn not_sent(&self, vu: &mut Vu, why: NotSent) -> StepOutcome {
+        if matches!(why, NotSent::Render(RenderError::Exhausted(_))) {
+            return StepOutcome { failed: true, status: None };
+        }
+        let identity = vu.identity().tags.clone();
+        let group = vu.group.clone();
+        let (session, recorder) = vu.session_and_recorder(self.slot, WsSession::default);
+        let source = TagSource {
+            action: self.index,
+            identity: &identity,
+            name: &self.name,
+            kind: self.kind.name(),
+            checks: &self.checks,
+        };
+        let tags = session.tags.get(&source, (Some(FailureKind::Variable), &group), recorder.registry());
+        recorder.record(builtin::WS_FAILED, tags.step, 1.0);
+        StepOutcome { failed: true, status: None }
+    }
+
     async fn run_once(&self, vu: &mut Vu) -> StepOutcome {
+        let prepared = match self.prepare(vu) {
+            Ok(p) => p,
+            Err(why) => return self.not_sent(vu, why),
+        };
         // Cheap reference-count bumps, so the session can be borrowed alongside.
         let identity = vu.identity().tags.clone();
         let group = vu.group.clone();
         let (session, recorder) = vu.session_and_recorder(self.slot, WsSession::default);
-        let WsSession { sockets, tags, timer } = session;
+        let WsSession { sockets, tags, timer, text: _ } = session;
         if sockets.len() <= self.socket {
             sockets.resize_with(self.socket + 1, || None);
         }
@@ -240,8 +403,22 @@ impl WsAction {
         };
         let mut rec = Record::default();
         let result = match &self.kind {
-            Kind::Connect(connect) => connect_step(connect, slot, timer, &mut rec).await,
-            Kind::Send(send) => send_step(send, slot, timer, &mut rec).await,
+            Kind::Connect(connect) => {
+                let handshake = match &prepared {
+                    Prepared::Handshake(h) => h,
+                    _ => &connect.handshake,
+                };
+                connect_step((connect, handshake), slot, timer, &mut rec).await
+            }
+            Kind::Send(send) => {
+                let message = match (prepared, &send.outgoing) {
+                    (Prepared::Message(m), _) => m,
+                    (_, Outgoing::Fixed(m)) => m.clone(),
+                    // `prepare` renders every templated message.
+                    (_, Outgoing::Template(_)) => return StepOutcome { failed: true, status: None },
+                };
+                send_step((send, message), slot, timer, &mut rec).await
+            }
             Kind::Receive(receive) => receive_step(receive, slot, timer, &mut rec).await,
             Kind::Ping => ping_step(slot, timer, &mut rec).await,
             Kind::Close { code, reason } => close_step((*code, reason), slot, timer, &mut rec).await,
@@ -349,7 +526,7 @@ fn live<'s>(slot: &'s mut Option<Socket>, rec: &mut Record) -> Result<&'s mut So
 }
 
 async fn connect_step(
-    connect: &Connect,
+    (connect, handshake): (&Connect, &ClientBuilder<'static>),
     slot: &mut Option<Socket>,
     timer: &mut Timer,
     rec: &mut Record,
@@ -364,7 +541,7 @@ async fn connect_step(
     let start = Instant::now();
     let opened = tokio::select! {
         biased;
-        opened = Socket::open(&connect.endpoint, &connect.handshake, &connect.subprotocols, shared.clone()) => opened,
+        opened = Socket::open(&connect.endpoint, handshake, &connect.subprotocols, shared.clone()) => opened,
         () = timer.as_mut() => Err(FailureKind::Timeout),
     };
     match opened {
@@ -387,16 +564,19 @@ async fn connect_step(
 }
 
 async fn send_step(
-    send: &Send,
+    (send, message): (&Send, Message),
     slot: &mut Option<Socket>,
     timer: &mut Timer,
     rec: &mut Record,
 ) -> Result<Done, FailureKind> {
     let socket = live(slot, rec)?;
     let sent_at = Instant::now();
+    let paths = send.correlations.paths();
+    // Kept for the correlation keys of a rendered message (a reference-count bump).
+    let sent = (!paths.is_empty()).then(|| message.clone());
     let written = tokio::select! {
         biased;
-        written = socket.send(send.message.clone()) => written,
+        written = socket.send(message) => written,
         () = timer.as_mut() => Err(FailureKind::Timeout),
     };
     if let Err(kind) = written {
@@ -405,14 +585,13 @@ async fn send_step(
         return Err(kind);
     }
     rec.sent = true;
-    let paths = send.correlations.paths();
-    if !paths.is_empty() {
-        let keys = send.keys(paths);
+    if let Some(message) = sent {
+        let keys = send.keys(paths, &message);
         if keys.iter().any(Option::is_some) {
             if socket.pending.len() >= MAX_PENDING {
                 socket.pending.pop_front();
             }
-            socket.pending.push_back(Pending { sent_at, keys: keys.clone() });
+            socket.pending.push_back(Pending { sent_at, keys });
         }
     }
     socket.last_send = Some(sent_at);
@@ -619,6 +798,19 @@ fn compile_connect(
             .map_err(|_| Error::Header("sec-websocket-protocol".into()))?;
         headers.insert(http::header::SEC_WEBSOCKET_PROTOCOL, offered);
     }
+    for (name, _) in &connect.dynamic_headers {
+        if HANDSHAKE_HEADERS.contains(&name.as_str()) {
+            return Err(Error::Header(name.to_string()));
+        }
+    }
+    let varies = connect.url_template.is_some() || !connect.dynamic_headers.is_empty();
+    let templates = varies.then(|| ConnectTemplates {
+        url: connect.url_template.clone(),
+        headers: connect.dynamic_headers.clone(),
+        target: cx.plan.target.clone(),
+        uri: uri.clone(),
+        fixed: headers.clone(),
+    });
     let mut handshake = ClientBuilder::from_uri(uri.clone());
     for (name, value) in headers {
         let Some(name) = name else { continue };
@@ -629,6 +821,7 @@ fn compile_connect(
         handshake,
         subprotocols: connect.subprotocols.clone(),
         keep_open: connect.keep_open,
+        templates,
     })
 }
 

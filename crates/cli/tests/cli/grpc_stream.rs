@@ -108,3 +108,64 @@ thresholds:
     assert_eq!(by_name("$.seq")["fails"], 6, "{checks:?}");
     assert_eq!(by_name("$.seq")["passes"], 0, "{checks:?}");
 }
+
+#[test]
+fn grpc_messages_and_metadata_take_run_time_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("templated.yaml");
+    let llm = repo("crates/demo/proto/llm.proto");
+    std::fs::write(
+        &plan,
+        format!(
+            r#"
+vars:
+  demo_grpc: "127.0.0.1:9"
+scenarios:
+  s:
+    executor: per-vu-iterations
+    vus: 1
+    iterations: 2
+    max_duration: 30s
+    flow:
+      - grpc:
+          name: chat
+          target: "{{{{ demo_grpc }}}}"
+          proto: {llm}
+          method: llm.v1.Generate/Chat
+          metadata: {{ x-trace: "{{{{ uuid }}}}" }}
+          messages:
+            - {{ id: "vu{{{{ vu_id }}}}", text: "it {{{{ iteration }}}}", delay_ms: "{{{{ random_int(1, 1) }}}}" }}
+          check: {{ json: {{ "$.id": vu1, "$.text": "you said: it 1" }} }}
+      - grpc:
+          name: later
+          target: "{{{{ demo_grpc }}}}"
+          proto: {llm}
+          method: llm.v1.Generate/Chat
+          messages: [{{ id: "{{{{ status }}}}", text: x }}]
+      - http:
+          name: health
+          url: /health
+          extract: {{ status: {{ json: "$.status" }} }}
+thresholds:
+  "grpc_reqs{{name:chat}}": ["count==2"]
+  "grpc_req_failed{{name:chat}}": ["rate==0"]
+  "grpc_req_failed{{name:later}}": ["rate==0.5"]
+"#,
+            llm = llm.display()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("r.json");
+    let o = run(&["run", plan.to_str().unwrap(), "--demo", "--quiet", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = results(&out);
+    // Both chats went out rendered; `later` had no `status` in the first iteration only.
+    assert_eq!(metric(&r, "grpc_reqs{name:chat}", "count"), 2.0);
+    assert_eq!(metric(&r, "grpc_req_failed{name:chat}", "rate"), 0.0);
+    assert_eq!(metric(&r, "grpc_req_failed{name:later}", "passes"), 1.0, "{}", r["metrics"]);
+    let checks = r["checks"].as_array().unwrap();
+    let id = checks.iter().find(|c| c["name"].as_str().is_some_and(|n| n.contains("$.id"))).unwrap();
+    assert_eq!(id["passes"], 2, "{checks:?}");
+    let it = checks.iter().find(|c| c["name"].as_str().is_some_and(|n| n.contains("it 1"))).unwrap();
+    assert_eq!((it["passes"].as_u64(), it["fails"].as_u64()), (Some(1), Some(1)), "{checks:?}");
+}

@@ -255,3 +255,28 @@ async fn other_statuses_outside_the_expected_set_still_fail() {
     assert_eq!(server.requests(), 1);
     assert!(h.samples().values(builtin::HTTP_RATE_LIMITED).is_empty());
 }
+
+#[tokio::test]
+async fn checks_judge_the_answer_that_stands_not_the_retried_429s() {
+    let status_200 = || HttpStep {
+        checks: vec![stampede_plan::Check {
+            name: "status is 200".into(),
+            kind: stampede_plan::CheckKind::Status(StatusSet(vec![(200, 200)])),
+        }],
+        ..get("call", "/calls")
+    };
+    // Two retried 429s, then a 200: one check, passed.
+    let server = Scripted::start(vec![limited("0"), limited("0")], Reply::Ok).await;
+    let mut h = Harness::new(&server.url(), Defaults::default());
+    let checked = HttpStep { rate_limit: retry(3, 30_000, 60_000), ..status_200() };
+    let action = h.compile(checked.clone());
+    assert_eq!(h.run(&action).await, outcome(200));
+    assert_eq!(h.samples().values(builtin::CHECKS), [1.0]);
+    // Retries spent: the last 429 stands and its check fails, once.
+    let server = Scripted::start(vec![], limited("0")).await;
+    let mut h = Harness::new(&server.url(), Defaults::default());
+    let action = h.compile(HttpStep { rate_limit: retry(1, 30_000, 60_000), ..checked });
+    assert_eq!(h.run(&action).await, outcome(429));
+    assert_eq!(server.requests(), 2);
+    assert_eq!(h.samples().values(builtin::CHECKS), [0.0]);
+}
