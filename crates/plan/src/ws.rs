@@ -717,6 +717,80 @@ mod tests {
     }
 
     #[test]
+    fn run_time_values_become_templates_and_the_rest_stays_fixed() {
+        use crate::template::{Builtin, Escape, VarName};
+        let plan = plan(
+            r#"  - http: { url: /login, extract: { token: { json: "$.token" } } }
+  - ws: { connect: "/ws/chat?vu={{ vu_id }}", headers: { x-token: "Bearer {{ token }}", x-fixed: a } }
+  - ws: { send: "hi {{ vu_id }}" }
+  - ws: { send: { json: { id: "{{ uuid }}", n: 1, q: "say \"{{ token }}\"" } } }
+  - ws: { send: { json: { id: fixed, n: [1] } } }
+  - ws: { send: { text: plain } }
+"#,
+        )
+        .unwrap();
+        let steps: Vec<&crate::model::WsStep> = plan.scenarios[0]
+            .steps()
+            .filter_map(|s| match s {
+                Step::Ws(ws) => Some(&**ws),
+                _ => None,
+            })
+            .collect();
+        let WsAction::Connect(c) = &steps[0].action else { panic!() };
+        assert_eq!(c.url, "/ws/chat?vu=", "the skeleton, checked at load");
+        let url = c.url_template.as_ref().expect("the url varies");
+        assert_eq!(url.vars().next().unwrap().name, VarName::Builtin(Builtin::VuId));
+        let fixed: Vec<&str> = c.headers.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(fixed, ["x-fixed"]);
+        assert_eq!(c.dynamic_headers.len(), 1);
+        assert_eq!(c.dynamic_headers[0].0, "x-token");
+        let lookup = |name: &VarName| -> Option<std::borrow::Cow<'static, str>> {
+            Some(match name {
+                VarName::Builtin(Builtin::VuId) => "7".into(),
+                VarName::Builtin(Builtin::Uuid) => "u-1".into(),
+                VarName::Plan(n) if n == "token" => "t".into(),
+                _ => return None,
+            })
+        };
+        assert_eq!(c.dynamic_headers[0].1.render(lookup).unwrap(), "Bearer t");
+        let WsAction::Send(WsMessage::Template(text)) = &steps[1].action else { panic!("{:?}", steps[1]) };
+        assert_eq!(text.render(lookup).unwrap(), "hi 7");
+        assert!(text.vars().all(|v| v.escape == Escape::None), "text is sent as written");
+        let WsAction::Send(WsMessage::Template(json)) = &steps[2].action else { panic!("{:?}", steps[2]) };
+        let rendered: serde_json::Value = serde_json::from_str(&json.render(lookup).unwrap()).unwrap();
+        assert_eq!(rendered, serde_json::json!({ "id": "u-1", "n": 1, "q": "say \"t\"" }));
+        assert!(json.vars().all(|v| v.escape == Escape::Json), "values land inside JSON strings");
+        // Without run-time values, messages are final at load: no rendering per send.
+        let WsAction::Send(WsMessage::Json(v)) = &steps[3].action else { panic!("{:?}", steps[3]) };
+        assert_eq!(v, &serde_json::json!({ "id": "fixed", "n": [1] }));
+        assert!(matches!(&steps[4].action, WsAction::Send(WsMessage::Text(t)) if t == "plain"));
+    }
+
+    #[test]
+    fn run_time_values_are_refused_where_they_cannot_go() {
+        let errs = plan(
+            r#"  - http: { url: /login, extract: { host: { json: "$.host" } } }
+  - ws: { connect: "ws://{{ host }}/x" }
+  - ws: { receive: { match: { contains: "{{ vu_id }}" } } }
+  - ws: { send: "{{ nope }}" }
+  - ws: { connect: /x, headers: { x-a: "{{ vu_id }}\n" } }
+"#,
+        )
+        .unwrap_err();
+        let expected = [
+            "6:20: the start of a URL (scheme, host and port) must be fixed",
+            "7:42: `{{ vu_id }}` is only known while the test runs",
+            "8:18: unknown variable `nope`",
+            "9:40: invalid value for header `x-a`",
+        ];
+        let lines: Vec<&str> = errs.lines().collect();
+        assert_eq!(lines.len(), expected.len(), "{errs}");
+        for want in expected {
+            assert!(lines.iter().any(|l| l.starts_with(want)), "missing {want:?} in:\n{errs}");
+        }
+    }
+
+    #[test]
     fn relative_urls_need_a_target_and_absolute_ws_urls_do_not() {
         let none = |_: &str| None;
         let src = "vus: 1\nduration: 1s\nflow:\n  - ws: { connect: /ws }\n  - ws: { connect: \"wss://example.test:8443/x?y=1\" }\n";

@@ -419,12 +419,15 @@ struct Facts {
 
 impl Facts {
     fn of(s: &Summary, config: &GradingConfig) -> Facts {
-        // HTTP when the run made requests; a WebSocket-only run is graded on its messages:
-        // messages sent, `ws_failed`, and the round trip of correlated replies.
+        // HTTP when the run made requests; a WebSocket-only run is graded on its messages
+        // (messages sent, `ws_failed`, the round trip of correlated replies), a gRPC-only run
+        // on its calls.
         let (count, failed, latency) = if s.value("http_reqs", "count").unwrap_or(0.0) > 0.0 {
             ("http_reqs", "http_req_failed", "http_req_duration")
         } else if s.value("ws_msgs_sent", "count").unwrap_or(0.0) > 0.0 {
             ("ws_msgs_sent", "ws_failed", "ws_msg_rtt")
+        } else if s.value("grpc_reqs", "count").unwrap_or(0.0) > 0.0 {
+            ("grpc_reqs", "grpc_req_failed", "grpc_req_duration")
         } else {
             ("http_reqs", "http_req_failed", "http_req_duration")
         };

@@ -2,7 +2,7 @@
 //! (unary, server-, client- and bidi-streaming steps) and a plan that counts the messages a
 //! client stream and a chat send and receive, with checks on the response fields.
 
-use super::support::{example, metric, repo, results, run_no_history as run, text};
+use super::support::{example, metric, repo, run_no_history as run, text, valid_results as results};
 
 #[test]
 fn the_grpc_example_passes_against_the_demo_with_every_call_kind() {
@@ -25,6 +25,8 @@ fn the_grpc_example_passes_against_the_demo_with_every_call_kind() {
     let r = results(&out);
     assert_eq!(r["run"]["verdict"], "passed", "{}", r["metrics"]);
     assert_eq!(metric(&r, "grpc_req_failed", "rate"), 0.0);
+    // A gRPC-only run is graded on its calls (no failures: full marks for errors).
+    assert!(String::from_utf8_lossy(&o.stdout).contains("errors 30/30"), "{}", text(&o));
     let calls = metric(&r, "grpc_reqs", "count");
     assert!(calls >= 8.0, "calls {calls}");
     // Each iteration streams 3 chunks, then 2 chat messages.
