@@ -19,52 +19,18 @@
 #   BENCH_KEEP=1             keep the temp dir (raw outputs, results JSON) after the run
 set -euo pipefail
 
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+check_args "$0" "" "$@"
+
 DURATION=${BENCH_DURATION:-10s}
 VUS=${BENCH_VUS:-50}
 SERVER_CORE=${BENCH_SERVER_CORE:-0}
 CLIENT_CORE=${BENCH_CLIENT_CORE:-1}
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-STAMPEDE=${STAMPEDE_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/stampede}
 PLAN=$ROOT/bench/grpc-unary.yaml
 PEER=$ROOT/bench/grpc_peer.py
-TIME=/usr/bin/time
-
-case "${1:-}" in
-  "") ;;
-  -h | --help | help)
-    sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
-    exit 0
-    ;;
-  *)
-    echo "usage: $0" >&2
-    exit 2
-    ;;
-esac
-
-log() { printf '==> %s\n' "$*" >&2; }
-die() {
-  printf 'error: %s\n' "$*" >&2
-  exit 1
-}
 
 # --- setup ------------------------------------------------------------------------------------
-
-install_tools() {
-  local missing=()
-  [[ -x $TIME ]] || missing+=(time)
-  command -v taskset >/dev/null || missing+=(util-linux)
-  command -v ss >/dev/null || missing+=(iproute2)
-  command -v python3 >/dev/null || command -v jq >/dev/null || missing+=(jq)
-  ((${#missing[@]} == 0)) && return 0
-  local sudo=()
-  if ((EUID != 0)); then
-    command -v sudo >/dev/null || die "need root (or sudo) to install: ${missing[*]}"
-    sudo=(sudo)
-  fi
-  log "installing ${missing[*]}"
-  "${sudo[@]}" apt-get update
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y "${missing[@]}"
-}
 
 # The peer needs grpcio and protobuf for Python; it is skipped (with a message) without them
 # rather than installed, since a pip install would change the user's Python environment.
@@ -73,114 +39,18 @@ has_peer() {
     python3 -c 'import grpc, google.protobuf' 2>/dev/null
 }
 
-TMP=
-DEMO_PID=
-PORT=
 GRPC_PORT=
 
-cleanup() {
-  if [[ -n $DEMO_PID ]] && kill -0 "$DEMO_PID" 2>/dev/null; then
-    kill -TERM "$DEMO_PID" 2>/dev/null || true
-    wait "$DEMO_PID" 2>/dev/null || true
-  fi
-  if [[ -n $TMP && -d $TMP ]]; then
-    if [[ ${BENCH_KEEP:-0} == 1 ]]; then
-      log "kept $TMP"
-    else
-      rm -rf "$TMP"
-    fi
-  fi
-}
-
-build_stampede() {
-  if [[ ${BENCH_SKIP_BUILD:-0} == 1 ]]; then
-    log "skipping build, using $STAMPEDE"
-  else
-    log "building stampede (release)"
-    (cd "$ROOT" && cargo build --release -p stampede-cli)
-  fi
-  [[ -x $STAMPEDE ]] || die "no stampede binary at $STAMPEDE"
-}
-
-# Starts the demo target on a free port (`--port 0`) and reads the HTTP port from its first
-# stdout line, `listening on http://127.0.0.1:PORT`. The gRPC services listen on a second
-# port the demo does not print: the other listening socket of the same pid, found with `ss`.
-start_demo() {
-  taskset -c "$SERVER_CORE" "$STAMPEDE" demo --port 0 >"$TMP/demo.out" 2>"$TMP/demo.err" &
-  DEMO_PID=$!
-  local _ line
-  for _ in $(seq 1 100); do
-    line=$(head -n1 "$TMP/demo.out" 2>/dev/null || true)
-    if [[ $line =~ listening\ on\ http://127\.0\.0\.1:([0-9]+) ]]; then
-      PORT=${BASH_REMATCH[1]}
-      GRPC_PORT=$(ss -ltnpH 2>/dev/null | awk -v pid="pid=$DEMO_PID," -v http="$PORT" '
-        index($0, pid) { n = split($4, a, ":"); if (a[n] != http) { print a[n]; exit } }')
-      if [[ -n $GRPC_PORT ]]; then
-        log "demo target: HTTP on 127.0.0.1:$PORT, gRPC on 127.0.0.1:$GRPC_PORT (pid $DEMO_PID, core $SERVER_CORE)"
-        return 0
-      fi
-    fi
-    kill -0 "$DEMO_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  cat "$TMP/demo.err" >&2 || true
-  die "the demo target did not start (or its gRPC port was not found with ss)"
+# The demo's gRPC services listen on a second port it does not print: the other listening
+# socket of the same pid, found with `ss`. start_demo calls this once the HTTP port is known.
+find_grpc_port() {
+  GRPC_PORT=$(ss -ltnpH 2>/dev/null | awk -v pid="pid=$DEMO_PID," -v http="$PORT" '
+    index($0, pid) { n = split($4, a, ":"); if (a[n] != http) { print a[n]; exit } }')
+  [[ -n $GRPC_PORT ]] || return 1
+  log "demo target: HTTP on 127.0.0.1:$PORT, gRPC on 127.0.0.1:$GRPC_PORT (pid $DEMO_PID, core $SERVER_CORE)"
 }
 
 # --- measurement helpers ----------------------------------------------------------------------
-
-# Reads figures from stampede's --out JSON: `.metrics[NAME][FIELD]` for each NAME.FIELD argument
-# (k6's --summary-export shape; k6's handleSummary shape, under `.values`, is accepted too).
-# Prints one value per line, "n/a" for a missing one. Kept in one place so a change of the
-# results file is a one-line fix.
-results() {
-  local file=$1
-  shift
-  if command -v python3 >/dev/null; then
-    python3 - "$file" "$@" <<'PY'
-import json, sys
-try:
-    metrics = json.load(open(sys.argv[1]))["metrics"]
-except Exception:
-    metrics = {}
-for arg in sys.argv[2:]:
-    name, field = arg.rsplit(".", 1)
-    try:
-        m = metrics[name]
-        print(m.get("values", m)[field])
-    except Exception:
-        print("n/a")
-PY
-  else
-    local arg
-    for arg in "$@"; do
-      jq -r --arg n "${arg%.*}" --arg f "${arg##*.}" \
-        '(.metrics[$n] | (.values // .))[$f] // "n/a" | tostring' "$file" 2>/dev/null || echo n/a
-    done
-  fi
-}
-
-# CPU ticks (user + system) used so far by a process, from /proc/PID/stat.
-proc_ticks() {
-  local stat
-  stat=$(cat "/proc/$1/stat" 2>/dev/null) || {
-    echo 0
-    return 0
-  }
-  # Fields after the ")" closing the command name: utime and stime are the 12th and 13th.
-  awk '{ print $12 + $13 }' <<<"${stat##*) }"
-}
-
-duration_secs() {
-  local d=$1
-  case "$d" in
-    *ms) awk -v v="${d%ms}" 'BEGIN { print v / 1000 }' ;;
-    *s) echo "${d%s}" ;;
-    *m) awk -v v="${d%m}" 'BEGIN { print v * 60 }' ;;
-    *h) awk -v v="${d%h}" 'BEGIN { print v * 3600 }' ;;
-    *) echo "$d" ;;
-  esac
-}
 
 # Prints one row: tool, calls, calls/s, CPU seconds, calls per CPU-second, peak RSS, demo CPU.
 row() {
@@ -205,18 +75,12 @@ STAMPEDE_RATE=
 PEER_RATE=
 
 measure_stampede() {
-  local before after status=0
+  local before after
   before=$(proc_ticks "$DEMO_PID")
   log "stampede: $VUS VUs for $DURATION on core $CLIENT_CORE"
-  taskset -c "$CLIENT_CORE" "$TIME" -f "%U %S %M" -o "$TMP/stampede.time" \
-    "$STAMPEDE" run "$PLAN" -e "demo_grpc=127.0.0.1:$GRPC_PORT" --vus "$VUS" \
-    --duration "$DURATION" --quiet --no-history --out "$TMP/stampede.json" \
-    >"$TMP/stampede.out" 2>"$TMP/stampede.err" || status=$?
+  run_pinned stampede stampede "$STAMPEDE" run "$PLAN" -e "demo_grpc=127.0.0.1:$GRPC_PORT" \
+    --vus "$VUS" --duration "$DURATION" --quiet --no-history --out "$TMP/stampede.json"
   after=$(proc_ticks "$DEMO_PID")
-  if ((status != 0)); then
-    log "stampede exited with status $status; last lines of its output:"
-    tail -n 5 "$TMP/stampede.err" "$TMP/stampede.out" >&2 || true
-  fi
   local user sys rss calls failed p50 p99
   # GNU time prints "Command exited with non-zero status N" first when the tool failed.
   read -r user sys rss < <(tail -n1 "$TMP/stampede.time")
@@ -233,16 +97,11 @@ measure_stampede() {
 }
 
 measure_peer() {
-  local before after status=0
+  local before after
   before=$(proc_ticks "$DEMO_PID")
   log "python grpcio: $VUS callers for $DURATION on core $CLIENT_CORE"
-  taskset -c "$CLIENT_CORE" "$TIME" -f "%U %S %M" -o "$TMP/peer.time" \
-    python3 "$PEER" "127.0.0.1:$GRPC_PORT" "$VUS" "$SECS" >"$TMP/peer.out" 2>"$TMP/peer.err" || status=$?
+  run_pinned peer "the peer" python3 "$PEER" "127.0.0.1:$GRPC_PORT" "$VUS" "$SECS"
   after=$(proc_ticks "$DEMO_PID")
-  if ((status != 0)); then
-    log "the peer exited with status $status; last lines of its output:"
-    tail -n 5 "$TMP/peer.err" "$TMP/peer.out" >&2 || true
-  fi
   local user sys rss calls errors
   read -r user sys rss < <(tail -n1 "$TMP/peer.time")
   calls=$(sed -n 's/^calls=\([0-9]*\) .*/\1/p' "$TMP/peer.out")
@@ -253,14 +112,8 @@ measure_peer() {
 }
 
 main() {
-  (($(nproc) >= 2)) || log "warning: fewer than 2 cores; server and client share a core"
-  install_tools
-  TMP=$(mktemp -d "${TMPDIR:-/tmp}/stampede-bench-grpc.XXXXXX")
-  trap cleanup EXIT
-  trap 'exit 130' INT TERM
-  SECS=$(duration_secs "$DURATION")
-  build_stampede
-  start_demo
+  bench_start stampede-bench-grpc ss=iproute2
+  start_demo find_grpc_port " (or its gRPC port was not found with ss)"
   measure_stampede
   if has_peer; then
     measure_peer

@@ -13,9 +13,13 @@
 #   BENCH_SERVER_CORE=0      core nginx is pinned to
 #   BENCH_CLIENT_CORE=1      core the load generator is pinned to
 #   BENCH_SKIP_BUILD=1       use the existing binary instead of `cargo build --release`
-#   STAMPEDE_BIN=path        binary to measure (default target/release/stampede)
+#   STAMPEDE_BIN=path        binary to measure (default $CARGO_TARGET_DIR or target/release/stampede)
 #   BENCH_KEEP=1             keep the temp dir (configs, raw outputs) after the run
 set -euo pipefail
+
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+check_args "$0 [compare|vus]" "compare vus" "$@"
 
 MODE=${1:-compare}
 DURATION=${BENCH_DURATION:-10s}
@@ -23,67 +27,11 @@ CONNECTIONS=${BENCH_CONNECTIONS:-50}
 VUS_LIST=${BENCH_VUS:-"1000 10000"}
 SERVER_CORE=${BENCH_SERVER_CORE:-0}
 CLIENT_CORE=${BENCH_CLIENT_CORE:-1}
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-STAMPEDE=${STAMPEDE_BIN:-$ROOT/target/release/stampede}
-TIME=/usr/bin/time
-
-case "$MODE" in
-  compare | vus) ;;
-  -h | --help | help)
-    sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
-    exit 0
-    ;;
-  *)
-    echo "usage: $0 [compare|vus]" >&2
-    exit 2
-    ;;
-esac
-
-log() { printf '==> %s\n' "$*" >&2; }
-die() {
-  printf 'error: %s\n' "$*" >&2
-  exit 1
-}
 
 # --- setup ------------------------------------------------------------------------------------
 
-install_tools() {
-  local missing=()
-  command -v wrk >/dev/null || missing+=(wrk)
-  command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx-light)
-  [[ -x $TIME ]] || missing+=(time)
-  command -v taskset >/dev/null || missing+=(util-linux)
-  command -v ss >/dev/null || missing+=(iproute2)
-  command -v python3 >/dev/null || command -v jq >/dev/null || missing+=(jq)
-  ((${#missing[@]} == 0)) && return 0
-  local sudo=()
-  if ((EUID != 0)); then
-    command -v sudo >/dev/null || die "need root (or sudo) to install: ${missing[*]}"
-    sudo=(sudo)
-  fi
-  log "installing ${missing[*]}"
-  "${sudo[@]}" apt-get update
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y "${missing[@]}"
-}
-
 NGINX=
-TMP=
 NGINX_PID=
-PORT=
-
-cleanup() {
-  if [[ -n $NGINX_PID ]] && kill -0 "$NGINX_PID" 2>/dev/null; then
-    kill -TERM "$NGINX_PID" 2>/dev/null || true
-    wait "$NGINX_PID" 2>/dev/null || true
-  fi
-  if [[ -n $TMP && -d $TMP ]]; then
-    if [[ ${BENCH_KEEP:-0} == 1 ]]; then
-      log "kept $TMP"
-    else
-      rm -rf "$TMP"
-    fi
-  fi
-}
 
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null && return 0
@@ -140,6 +88,7 @@ EOF
   taskset -c "$SERVER_CORE" "$NGINX" -p "$TMP/nginx" -e "$TMP/nginx/error.log" \
     -c "$TMP/nginx/nginx.conf" &
   NGINX_PID=$!
+  register_pid "$NGINX_PID"
   local _
   for _ in $(seq 1 50); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
@@ -153,16 +102,6 @@ EOF
   die "nginx did not start"
 }
 
-build_stampede() {
-  if [[ ${BENCH_SKIP_BUILD:-0} == 1 ]]; then
-    log "skipping build, using $STAMPEDE"
-  else
-    log "building stampede (release)"
-    (cd "$ROOT" && cargo build --release -p stampede-cli)
-  fi
-  [[ -x $STAMPEDE ]] || die "no stampede binary at $STAMPEDE"
-}
-
 # --- measurement helpers ----------------------------------------------------------------------
 
 # Requests wrk completed, from its "N requests in 10.00s, ..." line.
@@ -170,56 +109,16 @@ wrk_requests() {
   awk '/ requests in / { print $1; found = 1 } END { if (!found) print "n/a" }' "$1"
 }
 
-# Requests stampede completed, from its --out JSON (k6's summary shape). Kept in one place so
-# it is easy to adjust if the results file changes: tries .metrics.http_reqs.values.count
-# (k6 handleSummary shape), then .metrics.http_reqs.count (k6 --summary-export shape).
+# Requests stampede completed, from its --out JSON (`results` in lib.sh: k6's handleSummary
+# shape, .metrics.http_reqs.values.count, or its --summary-export shape,
+# .metrics.http_reqs.count), as a whole number; "n/a" when the run did not report it.
 stampede_requests() {
-  local file=$1
-  [[ -s $file ]] || {
-    echo n/a
-    return 0
-  }
-  if command -v python3 >/dev/null; then
-    python3 - "$file" <<'PY'
-import json, sys
-try:
-    m = json.load(open(sys.argv[1]))["metrics"]["http_reqs"]
-    v = m.get("values", m)
-    print(int(v["count"]))
-except Exception:
-    print("n/a")
-PY
-  else
-    jq -r '(.metrics.http_reqs.values.count // .metrics.http_reqs.count // "n/a") | tostring' \
-      "$file" 2>/dev/null || echo n/a
-  fi
-}
-
-# CPU ticks (user + system) used so far by a process, from /proc/PID/stat.
-proc_ticks() {
-  local stat
-  stat=$(cat "/proc/$1/stat" 2>/dev/null) || {
-    echo 0
-    return 0
-  }
-  # Fields after the ")" closing the command name: utime and stime are the 12th and 13th.
-  awk '{ print $12 + $13 }' <<<"${stat##*) }"
+  results "$1" http_reqs.count | awk '/^[0-9]+(\.[0-9]*)?$/ { printf "%d\n", $1; next } { print }'
 }
 
 # nginx's worker process (the one doing the work); the master only forks it.
 nginx_worker() {
   pgrep -P "$NGINX_PID" | head -n1
-}
-
-duration_secs() {
-  local d=$1
-  case "$d" in
-    *ms) awk -v v="${d%ms}" 'BEGIN { print v / 1000 }' ;;
-    *s) echo "${d%s}" ;;
-    *m) awk -v v="${d%m}" 'BEGIN { print v * 60 }' ;;
-    *h) awk -v v="${d%h}" 'BEGIN { print v * 3600 }' ;;
-    *) echo "$d" ;;
-  esac
 }
 
 # Polls established client connections to nginx until `want` exist; prints the seconds it took
@@ -248,22 +147,15 @@ watch_connections() {
 run_measured() {
   local name=$1
   shift
-  local worker before after status=0
+  local worker before after
   worker=$(nginx_worker)
   before=$(proc_ticks "$worker")
-  taskset -c "$CLIENT_CORE" "$TIME" -f "%U %S %M" -o "$TMP/$name.time" "$@" \
-    >"$TMP/$name.out" 2>"$TMP/$name.err" || status=$?
+  run_pinned "$name" "$name" "$@"
   after=$(proc_ticks "$worker")
   echo $((after - before)) >"$TMP/$name.server"
-  if ((status != 0)); then
-    log "$name exited with status $status; last lines of its output:"
-    tail -n 5 "$TMP/$name.err" "$TMP/$name.out" >&2 || true
-  fi
-  return 0
 }
 
 CLK_TCK=$(getconf CLK_TCK)
-SECS=
 
 # One table row: name, requests, and the .time/.server files of the run.
 row() {
@@ -370,14 +262,8 @@ vus() {
 }
 
 main() {
-  (($(nproc) >= 2)) || log "warning: fewer than 2 cores; server and client share a core"
-  install_tools
+  bench_start stampede-bench wrk=wrk nginx=nginx-light ss=iproute2
   NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-  TMP=$(mktemp -d "${TMPDIR:-/tmp}/stampede-bench.XXXXXX")
-  trap cleanup EXIT
-  trap 'exit 130' INT TERM
-  SECS=$(duration_secs "$DURATION")
-  build_stampede
   "$MODE"
 }
 

@@ -13,7 +13,7 @@ use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
 use stampede_metrics::{Registry, TagSetId, builtin};
 use stampede_plan::{CheckKind, GrpcStep};
-use stampede_proto::{RenderError, BoxFuture, FailureKind, SessionSlot, StepOutcome, Vu};
+use stampede_proto::{BoxFuture, FailureKind, RenderError, SessionSlot, StepOutcome, Vu};
 use tokio::time::Instant;
 use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue};
 use tonic::transport::{Channel, Endpoint};
@@ -152,7 +152,11 @@ struct Resolved {
 
 /// Finds `method` (`package.Service/Method`) in `pool` and encodes `messages` for it, except
 /// those `varies` marks (rendered and encoded per call; their entry stays empty).
-fn resolve(pool: &DescriptorPool, method: &str, messages: (&[serde_json::Value], &[bool])) -> Result<Resolved, Error> {
+fn resolve(
+    pool: &DescriptorPool,
+    method: &str,
+    messages: (&[serde_json::Value], &[bool]),
+) -> Result<Resolved, Error> {
     let (messages, varies) = messages;
     let (service, name) = method.split_once('/').ok_or_else(|| Error::NoMethod(method.to_string()))?;
     let descriptor = pool
@@ -178,7 +182,13 @@ fn resolve(pool: &DescriptorPool, method: &str, messages: (&[serde_json::Value],
         .collect::<Result<_, _>>()?;
     let path = PathAndQuery::try_from(format!("/{service}/{name}"))
         .map_err(|_| Error::NoMethod(method.to_string()))?;
-    Ok(Resolved { path, codec: DynamicCodec { output: descriptor.output() }, requests, is_client_streaming, input })
+    Ok(Resolved {
+        path,
+        codec: DynamicCodec { output: descriptor.output() },
+        requests,
+        is_client_streaming,
+        input,
+    })
 }
 
 /// The request stream of a client- or bidi-streaming call: `requests` in order, `interval`
@@ -386,7 +396,9 @@ impl GrpcAction {
             .get_or_try_init(|| async {
                 let service = self.method.split_once('/').map_or("", |(s, _)| s);
                 let pool = crate::reflection::resolve(channel.clone(), service).await?;
-                resolve(&pool, &self.method, (&self.messages, &self.varies)).map(Arc::new).map_err(|e| e.to_string())
+                resolve(&pool, &self.method, (&self.messages, &self.varies))
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
             })
             .await
             .cloned();

@@ -431,7 +431,12 @@ impl HttpAction {
 
     /// The tag set of this step's request samples with `status` and `failure`, from the VU's
     /// cache (a hit after the first time).
-    fn request_tags(&self, vu: &mut Vu, status: u16, failure: Option<FailureKind>) -> stampede_metrics::TagSetId {
+    fn request_tags(
+        &self,
+        vu: &mut Vu,
+        status: u16,
+        failure: Option<FailureKind>,
+    ) -> stampede_metrics::TagSetId {
         let identity = vu.identity().tags.clone();
         let group = vu.group.clone();
         let (session, recorder) = vu.session_and_recorder(self.slot, HttpSession::default);

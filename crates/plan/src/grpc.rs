@@ -10,8 +10,8 @@
 
 use crate::cx::Cx;
 use crate::model::{Defaults, GrpcDynamic, GrpcSource, GrpcStep};
-use crate::template::Template;
 use crate::step::{FlowCx, json_check};
+use crate::template::Template;
 use crate::yaml::{Node, Value};
 
 const GRPC_KEYS: &[&str] = &[
@@ -189,7 +189,11 @@ fn message(cx: &mut Cx, node: &Node) -> Option<Message> {
 }
 
 /// Metadata: fixed entries, and those with run-time values pushed to `dynamic`.
-fn metadata(cx: &mut Cx, node: &Node, dynamic: &mut Vec<(String, Template)>) -> Option<Vec<(String, String)>> {
+fn metadata(
+    cx: &mut Cx,
+    node: &Node,
+    dynamic: &mut Vec<(String, Template)>,
+) -> Option<Vec<(String, String)>> {
     let entries = cx.map(node, "a mapping of metadata keys to values")?;
     let mut out = Vec::new();
     let mut ok = true;

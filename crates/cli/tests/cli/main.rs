@@ -14,3 +14,4 @@ mod reports;
 mod stream;
 mod tooling;
 mod ws;
+mod ws_templates;

@@ -232,7 +232,7 @@ const INVALID: &[(&str, &str)] = &[
     ),
     (
         "bad comparison",
-        "vus: 1\nduration: 1s\nflow: [{ http: { url: \"http://x/\", check: { json_compare: { \"$.n\": \"about 3\" } } } }]",
+        "vus: 1\nduration: 1s\nflow: [{ http: { url: \"http://x/\", check: { json_compare: { \"$.n\": [1, 2] } } } }]",
     ),
     (
         "grpc proto and reflection",

@@ -2,6 +2,7 @@
 //! TLS WebSocket server built here for `wss`.
 
 mod support;
+mod templates;
 mod tls;
 
 use stampede_metrics::builtin;

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use stampede_demo::{DemoConfig, DemoServer};
 use stampede_metrics::{MetricId, Registry, Sample};
-use stampede_plan::{LoadOptions, Plan};
+use stampede_plan::{LoadOptions, Plan, Step};
 use stampede_proto::{
-    Action, CompileContext, CompileError, Protocol, Recorder, RecorderStats, SessionSlot, StepOutcome, Vu,
-    VuIdentity,
+    Action, CompileContext, CompileError, Feeds, Protocol, Recorder, RecorderStats, SessionSlot, StepOutcome,
+    Vu, VuIdentity,
 };
 use stampede_ws::WsProtocol;
 use tokio::sync::mpsc;
@@ -36,8 +36,9 @@ pub struct Harness {
 }
 
 impl Harness {
-    /// Compiles the steps of `flow` (YAML list items, indented by two spaces) of a plan whose
-    /// target is `target`.
+    /// Compiles the ws steps of `flow` (YAML list items, indented by two spaces) of a plan
+    /// whose target is `target`. Steps of other kinds are left out: they are there for the
+    /// loader (an `http` step that `extract:`s a variable the ws steps use).
     pub fn new(target: &str, flow: &str) -> Self {
         Self::try_new(target, "", flow).unwrap_or_else(|e| panic!("plan compiles: {e}"))
     }
@@ -59,7 +60,11 @@ impl Harness {
         let tags: Vec<(Arc<str>, Arc<str>)> = vec![(Arc::from("scenario"), Arc::from("default"))];
         let identity = VuIdentity { id: 1, scenario: Arc::from("default"), tags: tags.into() };
         let actions = compile(&plan, &registry)?;
-        Ok(Harness { registry, vu: Vu::new(identity, recorder, 1), rx, actions })
+        let mut vu = Vu::new(identity, recorder, 1);
+        if !plan.data.is_empty() {
+            vu.set_feeds(Feeds::new(&plan));
+        }
+        Ok(Harness { registry, vu, rx, actions })
     }
 
     /// Runs step `i` once.
@@ -93,7 +98,11 @@ fn compile(plan: &Plan, registry: &Arc<Registry>) -> Result<Vec<Arc<dyn Action>>
     let protocol = WsProtocol::new();
     let scenario = &plan.scenarios[0];
     let cx = CompileContext { plan, scenario, registry, slot: SessionSlot(0) };
-    scenario.steps().map(|step| protocol.compile(step, &cx)).collect()
+    scenario
+        .steps()
+        .filter(|step| matches!(step, Step::Ws(_)))
+        .map(|step| protocol.compile(step, &cx))
+        .collect()
 }
 
 /// Recorded samples with tag lookups.
