@@ -19,7 +19,7 @@
 #   BENCH_KEEP=1             keep the temp dir (raw outputs, results JSON) after the run
 set -euo pipefail
 
-# shellcheck source=bench/lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 check_args "$0" "" "$@"
 

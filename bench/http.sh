@@ -17,7 +17,7 @@
 #   BENCH_KEEP=1             keep the temp dir (configs, raw outputs) after the run
 set -euo pipefail
 
-# shellcheck source=bench/lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 check_args "$0 [compare|vus]" "compare vus" "$@"
 

@@ -120,6 +120,7 @@ bench_start() {
   TMP=$(mktemp -d "${TMPDIR:-/tmp}/$name.XXXXXX")
   trap cleanup EXIT
   trap 'exit 130' INT TERM
+  # shellcheck disable=SC2034 # SECS is read by the scripts
   SECS=$(duration_secs "$DURATION")
   build_stampede
 }

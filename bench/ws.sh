@@ -16,7 +16,7 @@
 #   BENCH_KEEP=1             keep the temp dir (raw outputs, results JSON) after the run
 set -euo pipefail
 
-# shellcheck source=bench/lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 check_args "$0" "" "$@"
 
@@ -26,11 +26,10 @@ SERVER_CORE=${BENCH_SERVER_CORE:-0}
 CLIENT_CORE=${BENCH_CLIENT_CORE:-1}
 PLAN=$ROOT/bench/ws-echo.yaml
 
-# --- measurement helpers ----------------------------------------------------------------------
-
 # --- the run ----------------------------------------------------------------------------------
 
 measure() {
+  # shellcheck disable=SC2119 # start_demo's arguments are optional; the WebSocket run needs none
   start_demo
   local before after
   before=$(proc_ticks "$DEMO_PID")

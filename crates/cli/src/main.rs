@@ -224,6 +224,8 @@ async fn demo(args: DemoArgs) -> ExitCode {
         Err(e) => return report_failure(Failure::run(anyhow::anyhow!("cannot listen on {addr}: {e}"))),
     };
     println!("stampede demo target listening on {} (Ctrl-C to stop)", server.base_url());
+    // The second line: plans reach the gRPC service through `-e demo_grpc=ADDR`.
+    println!("gRPC service on {} (for plans: -e demo_grpc={})", server.grpc_addr(), server.grpc_addr());
     let _ = tokio::signal::ctrl_c().await;
     server.shutdown().await;
     ExitCode::SUCCESS
