@@ -309,6 +309,9 @@ fn text_comparison(node: &Node) -> Option<(CompareOp, String)> {
     match unquoted {
         Some(text) => Some((op, text.to_string())),
         None if rest.parse::<f64>().is_ok_and(f64::is_finite) => None,
+        // A mistyped operator (`=> 3`) is an error, not text to compare with: quote text that
+        // starts with one of these.
+        None if rest.starts_with(['<', '>', '=', '!']) => None,
         None => Some((op, rest.to_string())),
     }
 }

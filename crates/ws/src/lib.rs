@@ -8,6 +8,18 @@
 //! message to send as a ready [`tokio_websockets::Message`] (cloning it is a reference-count
 //! bump), the match conditions, correlation and checks of a `receive`.
 //!
+//! # Run-time values
+//!
+//! A `send` whose `text:` or `json:` holds values known only while the test runs
+//! (`{{ vu_id }}`, an extracted `{{ token }}`, a data column) keeps its template instead and
+//! renders it per send, through [`Vu::render`](stampede_proto::Vu::render), into a buffer the
+//! VU's session keeps; a JSON message's template is its serialization, so values are escaped
+//! where they land. A `connect` whose URL path or query, or a header value, varies builds its
+//! handshake per connect (the address and TLS settings stay fixed: a template cannot change
+//! the origin). A variable that is not set, or a rendered URL or header value that is not
+//! valid HTTP, fails the step with `Variable` (tag `error:variable`) before anything is
+//! written; a data source that runs out halts the VU, and the step is not recorded.
+//!
 //! # Sockets
 //!
 //! Each VU owns its sockets (its session holds one slot per socket name; names are numbered
@@ -30,9 +42,10 @@
 //! `Timeout` when none comes in time. With `correlate: "$.id"` a message matches only if its
 //! `$.id` equals that of a message this socket sent and that was not answered yet, and the
 //! time from that send to the reply's arrival is `ws_msg_rtt`; with `correlate: next`, the
-//! reply pairs with the latest unanswered send. The correlation values of a send are
-//! computed once per send step (its message is fixed when the plan loads) and kept as 64-bit
-//! hashes, so pairing a reply costs one JSON parse and a short scan.
+//! reply pairs with the latest unanswered send. The correlation values of a fixed send are
+//! computed once per send step and kept as 64-bit hashes, so pairing a reply costs one JSON
+//! parse and a short scan; a rendered message's are computed from it on each send, and only
+//! when some `receive` correlates.
 //!
 //! Lifetime: without `keep_open`, each `connect` opens a new socket (closing the previous
 //! one of that name); with `keep_open: true`, a `connect` that finds the socket open reuses

@@ -7,14 +7,12 @@ use std::process::Output;
 
 use serde_json::Value;
 
-use super::support::{run, text, valid_results};
+use super::support::{run, run_demo, run_demo_with, text, valid_results, write_plan};
 
 /// Runs `yaml` against the demo; returns the process output and the results file.
 fn run_plan(dir: &Path, yaml: &str) -> (Output, Value) {
-    let plan = dir.join("plan.yaml");
-    std::fs::write(&plan, yaml).unwrap();
-    let out = dir.join("results.json");
-    let o = run(&["run", plan.to_str().unwrap(), "--demo", "--quiet", "--out", out.to_str().unwrap()]);
+    let plan = write_plan(dir, "plan.yaml", yaml);
+    let (o, out) = run_demo(dir, &plan);
     assert!(out.exists(), "no results file:\n{}", text(&o));
     (o, valid_results(&out))
 }
@@ -189,9 +187,9 @@ fn custom_metrics_are_fed_from_extracted_values_and_judged_by_thresholds() {
 #[test]
 fn mistakes_in_modifiers_flows_and_metrics_are_reported_at_load() {
     let dir = tempfile::tempdir().unwrap();
-    let plan = dir.path().join("bad.yaml");
-    std::fs::write(
-        &plan,
+    let plan = write_plan(
+        dir.path(),
+        "bad.yaml",
         r#"target: http://127.0.0.1:9
 vus: 1
 duration: 1s
@@ -210,8 +208,7 @@ flow:
   - http: { url: /x }
     record: { mune: 1 }
 "#,
-    )
-    .unwrap();
+    );
     let o = run(&["validate", plan.to_str().unwrap()]);
     assert_ne!(o.status.code(), Some(0));
     let all = text(&o);
@@ -232,18 +229,8 @@ flow:
 #[test]
 fn the_control_flow_example_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("r.json");
     let plan = super::support::example("control-flow.yaml");
-    let o = run(&[
-        "run",
-        plan.to_str().unwrap(),
-        "--demo",
-        "--quiet",
-        "--duration",
-        "2s",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (o, out) = run_demo_with(dir.path(), &plan, &["--duration", "2s"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let r = valid_results(&out);
     let (submits, polls) = (requests(&r, "submit"), requests(&r, "poll"));

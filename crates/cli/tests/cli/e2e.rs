@@ -1,17 +1,10 @@
 //! End-to-end: the real binary against the embedded demo target on 127.0.0.1 (a free port),
 //! checking exit codes, the terminal summary and the results file.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::support::{bin, example, run, text, valid_results as results};
-
-fn write_plan(dir: &Path, name: &str, yaml: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, yaml).unwrap();
-    path
-}
+use super::support::{bin, example, run, run_demo, text, valid_results as results, write_plan};
 
 const PASSING: &str = r#"
 name: passing
@@ -91,8 +84,7 @@ thresholds:
   checks: ["rate>0.5"]
 "#,
     );
-    let out = dir.path().join("r.json");
-    let o = run(&["run", plan.to_str().unwrap(), "--demo", "--quiet", "--out", out.to_str().unwrap()]);
+    let (o, out) = run_demo(dir.path(), &plan);
     assert_eq!(o.status.code(), Some(99), "{}", text(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("FAILED") && stdout.contains("✗ http_req_duration"), "{stdout}");
@@ -127,8 +119,7 @@ scenarios:
 "#
         .replace("DEAD", &dead.to_string()),
     );
-    let out = dir.path().join("r.json");
-    let o = run(&["run", plan.to_str().unwrap(), "--demo", "--quiet", "--out", out.to_str().unwrap()]);
+    let (o, out) = run_demo(dir.path(), &plan);
     assert_eq!(o.status.code(), Some(0), "no thresholds: passes\n{}", text(&o));
     let r = results(&out);
     let errors = r["errors"].as_array().unwrap();
@@ -283,8 +274,7 @@ grading:
   weights: { consistency: 0 }
 "#,
     );
-    let out = dir.path().join("r.json");
-    let o = run(&["run", plan.to_str().unwrap(), "--demo", "--quiet", "--out", out.to_str().unwrap()]);
+    let (o, out) = run_demo(dir.path(), &plan);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let r = results(&out);
     assert_eq!(r["run"]["grading"]["latency_ms"], 5.0);

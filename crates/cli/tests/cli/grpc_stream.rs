@@ -2,25 +2,15 @@
 //! (unary, server-, client- and bidi-streaming steps) and a plan that counts the messages a
 //! client stream and a chat send and receive, with checks on the response fields.
 
-use super::support::{example, metric, repo, run_no_history as run, text, valid_results as results};
+use super::support::{
+    example, metric, repo, run_demo, run_demo_with, text, valid_results as results, write_plan,
+};
 
 #[test]
 fn the_grpc_example_passes_against_the_demo_with_every_call_kind() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("results.json");
     let plan = example("grpc.yaml");
-    let o = run(&[
-        "run",
-        plan.to_str().unwrap(),
-        "--demo",
-        "--vus",
-        "2",
-        "--duration",
-        "2s",
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (o, out) = run_demo_with(dir.path(), &plan, &["--vus", "2", "--duration", "2s"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let r = results(&out);
     assert_eq!(r["run"]["verdict"], "passed", "{}", r["metrics"]);
@@ -45,12 +35,12 @@ fn the_grpc_example_passes_against_the_demo_with_every_call_kind() {
 #[test]
 fn client_and_bidi_grpc_streams_count_messages_and_check_the_replies() {
     let dir = tempfile::tempdir().unwrap();
-    let plan = dir.path().join("streams.yaml");
     let speech = repo("crates/demo/proto/speech.proto");
     let llm = repo("crates/demo/proto/llm.proto");
-    std::fs::write(
-        &plan,
-        format!(
+    let plan = write_plan(
+        dir.path(),
+        "streams.yaml",
+        &format!(
             r#"
 vars:
   demo_grpc: "127.0.0.1:9"
@@ -84,10 +74,8 @@ thresholds:
             speech = speech.display(),
             llm = llm.display()
         ),
-    )
-    .unwrap();
-    let out = dir.path().join("r.json");
-    let o = run(&["run", plan.to_str().unwrap(), "--demo", "--quiet", "--out", out.to_str().unwrap()]);
+    );
+    let (o, out) = run_demo(dir.path(), &plan);
     // The `$.seq: 2` check fails on purpose (the third reply is seq 3): checks do not fail
     // calls, so the run passes its threshold.
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -114,11 +102,11 @@ thresholds:
 #[test]
 fn grpc_messages_and_metadata_take_run_time_values() {
     let dir = tempfile::tempdir().unwrap();
-    let plan = dir.path().join("templated.yaml");
     let llm = repo("crates/demo/proto/llm.proto");
-    std::fs::write(
-        &plan,
-        format!(
+    let plan = write_plan(
+        dir.path(),
+        "templated.yaml",
+        &format!(
             r#"
 vars:
   demo_grpc: "127.0.0.1:9"
@@ -155,10 +143,8 @@ thresholds:
 "#,
             llm = llm.display()
         ),
-    )
-    .unwrap();
-    let out = dir.path().join("r.json");
-    let o = run(&["run", plan.to_str().unwrap(), "--demo", "--quiet", "--out", out.to_str().unwrap()]);
+    );
+    let (o, out) = run_demo(dir.path(), &plan);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let r = results(&out);
     // Both chats went out rendered; `later` had no `status` in the first iteration only.

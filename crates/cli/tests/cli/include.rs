@@ -4,13 +4,11 @@
 use std::path::Path;
 use std::process::Stdio;
 
-use super::support::{bin, run, text};
+use super::support::{bin, run, text, write_plan};
 
 fn write(dir: &Path, files: &[(&str, &str)]) {
     for (path, body) in files {
-        let path = dir.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, body).unwrap();
+        write_plan(dir, path, body);
     }
 }
 

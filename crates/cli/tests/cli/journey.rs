@@ -2,29 +2,7 @@
 //! into later requests; run-time templates (built-ins, extracted values); the load-time
 //! errors of templates and data files.
 
-use std::path::{Path, PathBuf};
-
-use super::support::{metric, run, text, valid_results};
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn run_plan(dir: &Path, plan: &Path) -> (std::process::Output, PathBuf) {
-    let out = dir.join("results.json");
-    let o = run(&[
-        "run",
-        plan.to_str().unwrap(),
-        "--demo",
-        "--quiet",
-        "--no-history",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    (o, out)
-}
+use super::support::{metric, run, run_demo, text, valid_results, write_plan};
 
 const USERS: &str = "username,password\nalice,demo\nbob,demo\n\"carol,jr\",demo\ndave,demo\nerin,demo\n";
 
@@ -63,9 +41,9 @@ thresholds:
 #[test]
 fn login_token_journey_draws_each_csv_row_once() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "users.csv", USERS);
-    let plan = write(dir.path(), "plan.yaml", LOGIN_JOURNEY);
-    let (o, out) = run_plan(dir.path(), &plan);
+    write_plan(dir.path(), "users.csv", USERS);
+    let plan = write_plan(dir.path(), "plan.yaml", LOGIN_JOURNEY);
+    let (o, out) = run_demo(dir.path(), &plan);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let r = valid_results(&out);
     // Five rows, eight VUs: five logins exactly, the other three VUs stop at their draw.
@@ -130,8 +108,8 @@ thresholds:
 #[test]
 fn runtime_templates_render_builtins_and_extracted_values_and_count_unset_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let plan = write(dir.path(), "plan.yaml", BUILTINS);
-    let (o, out) = run_plan(dir.path(), &plan);
+    let plan = write_plan(dir.path(), "plan.yaml", BUILTINS);
+    let (o, out) = run_demo(dir.path(), &plan);
     let r = valid_results(&out);
     assert_eq!(metric(&r, "checks", "rate"), 1.0, "{}", text(&o));
     assert_eq!(metric(&r, "http_reqs{name:echo}", "count"), 6.0);
@@ -144,9 +122,9 @@ fn runtime_templates_render_builtins_and_extracted_values_and_count_unset_ones()
 #[test]
 fn template_and_data_mistakes_are_load_errors_with_positions() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "users.csv", USERS);
-    write(dir.path(), "ragged.csv", "a,b\n1,2\n3\n");
-    let plan = write(
+    write_plan(dir.path(), "users.csv", USERS);
+    write_plan(dir.path(), "ragged.csv", "a,b\n1,2\n3\n");
+    let plan = write_plan(
         dir.path(),
         "plan.yaml",
         r#"target: http://127.0.0.1:9
@@ -214,9 +192,9 @@ thresholds:
 #[test]
 fn json_feeders_stop_when_unique_rows_run_out_or_recycle_them() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "items.json", ITEMS);
-    let plan = write(dir.path(), "plan.yaml", FEEDERS);
-    let (o, out) = run_plan(dir.path(), &plan);
+    write_plan(dir.path(), "items.json", ITEMS);
+    let plan = write_plan(dir.path(), "plan.yaml", FEEDERS);
+    let (o, out) = run_demo(dir.path(), &plan);
     // Every threshold states an exact count: four rows once each, then the scenario stops
     // (not 50 iterations); six draws from four recycled rows.
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));

@@ -7,11 +7,10 @@ use std::path::Path;
 use std::process::{Child, Output, Stdio};
 use std::time::Duration;
 
-use super::support::{bin, example, text};
+use super::support::{bin, example, text, write_plan};
 
 fn run_plan(dir: &Path, yaml: &str, extra: &[&str]) -> (Output, serde_json::Value) {
-    let plan = dir.join("plan.yaml");
-    std::fs::write(&plan, yaml).unwrap();
+    let plan = write_plan(dir, "plan.yaml", yaml);
     let out = dir.join("results.json");
     let mut args = vec!["run", plan.to_str().unwrap(), "--quiet", "--out", out.to_str().unwrap()];
     args.extend_from_slice(extra);

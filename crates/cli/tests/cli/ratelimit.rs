@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use super::support::{metric, run, text, valid_results as results};
+use super::support::{metric, run, run_demo, run_demo_with, text, valid_results as results, write_plan};
 
 /// A one-VU plan calling the rate-limited endpoint as fast as it can; `defaults` and
 /// `thresholds` are YAML mappings.
@@ -30,9 +30,7 @@ scenarios:
           json: {{ to: "+15550100" }}
 "#
     );
-    let path = dir.join(format!("{client}.yaml"));
-    std::fs::write(&path, yaml).unwrap();
-    path
+    write_plan(dir, &format!("{client}.yaml"), &yaml)
 }
 
 #[test]
@@ -44,20 +42,12 @@ thresholds:
   http_req_failed: ["rate<0.001"]
   http_retry_after_present: ["rate>0.99"]"#;
     let plan = plan(dir.path(), "count-test", "1s", extra);
-    let (out, md, html) = (dir.path().join("r.json"), dir.path().join("r.md"), dir.path().join("r.html"));
-    let o = run(&[
-        "run",
-        plan.to_str().unwrap(),
-        "--demo",
-        "--quiet",
-        "--no-history",
-        "--out",
-        out.to_str().unwrap(),
-        "--markdown",
-        md.to_str().unwrap(),
-        "--report",
-        html.to_str().unwrap(),
-    ]);
+    let (md, html) = (dir.path().join("r.md"), dir.path().join("r.html"));
+    let (o, out) = run_demo_with(
+        dir.path(),
+        &plan,
+        &["--markdown", md.to_str().unwrap(), "--report", html.to_str().unwrap()],
+    );
     assert_eq!(o.status.code(), Some(0), "every threshold holds\n{}", text(&o));
     let r = results(&out);
 
@@ -97,16 +87,7 @@ thresholds:
   "http_reqs{status:201}": ["count>20"]
   http_req_failed: ["rate<0.001"]"#;
     let plan = plan(dir.path(), "retry-test", "2500ms", extra);
-    let out = dir.path().join("r.json");
-    let o = run(&[
-        "run",
-        plan.to_str().unwrap(),
-        "--demo",
-        "--quiet",
-        "--no-history",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (o, out) = run_demo(dir.path(), &plan);
     assert_eq!(o.status.code(), Some(0), "every threshold holds\n{}", text(&o));
     let r = results(&out);
 
@@ -136,12 +117,11 @@ thresholds:
 #[test]
 fn rate_limit_mistakes_are_all_reported_with_positions() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bad.yaml");
-    std::fs::write(
-        &path,
+    let path = write_plan(
+        dir.path(),
+        "bad.yaml",
         "target: http://127.0.0.1:9\ndefaults: { rate_limit: { retry: 0 } }\nvus: 1\nduration: 1s\nflow:\n  - http: { url: /x, rate_limit: { max_wait: 5 } }\n  - http: { url: /y, rate_limit: later }\n",
-    )
-    .unwrap();
+    );
     let o = run(&["validate", path.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let stderr = String::from_utf8_lossy(&o.stderr);

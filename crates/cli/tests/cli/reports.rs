@@ -11,7 +11,7 @@ use std::process::{Command, Output, Stdio};
 use stampede_report::Summary;
 use stampede_store::{ListFilter, Store, content_hash};
 
-use super::support::text;
+use super::support::{text, write_plan};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../report/tests/fixtures").join(name)
@@ -143,8 +143,7 @@ fn compare_fails_on_regression_only_when_asked() {
 #[test]
 fn run_with_a_baseline_puts_the_comparison_into_every_report() {
     let dir = tempfile::tempdir().unwrap();
-    let plan = dir.path().join("small.yaml");
-    std::fs::write(&plan, SMALL).unwrap();
+    let plan = write_plan(dir.path(), "small.yaml", SMALL);
     let (md, junit, csv) = (dir.path().join("pr.md"), dir.path().join("junit.xml"), dir.path().join("csv"));
     let base = fixture("quickstart_6s.json");
     let o = stampede(
@@ -198,8 +197,7 @@ fn history_records_runs_and_shows_them_again() {
     assert!(stdout(&o).contains("no runs recorded yet"), "{}", text(&o));
     assert!(!db.exists(), "listing creates no database");
 
-    let plan = dir.path().join("small.yaml");
-    std::fs::write(&plan, SMALL).unwrap();
+    let plan = write_plan(dir.path(), "small.yaml", SMALL);
     let first = dir.path().join("first.json");
     let o = stampede(dir.path(), &["run", s(&plan), "--demo", "--quiet", "--out", s(&first)]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));

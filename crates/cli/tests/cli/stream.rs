@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::support::{metric, results, run_no_history as run, text};
+use super::support::{metric, results, run_no_history as run, text, write_plan};
 
 fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/llm-stream.yaml")
@@ -54,9 +54,8 @@ fn the_llm_stream_example_passes_against_the_demo_and_reports_token_metrics() {
 #[test]
 fn a_time_to_first_token_threshold_that_cannot_hold_fails_the_run() {
     let dir = tempfile::tempdir().unwrap();
-    let plan = dir.path().join("plan.yaml");
     let yaml = std::fs::read_to_string(example()).unwrap().replace("p(95)<1000", "p(95)<100");
-    std::fs::write(&plan, yaml).unwrap();
+    let plan = write_plan(dir.path(), "plan.yaml", &yaml);
     let out = dir.path().join("results.json");
     let o =
         run(&["run", plan.to_str().unwrap(), "--demo", "--duration", "2s", "--out", out.to_str().unwrap()]);

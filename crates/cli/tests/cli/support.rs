@@ -59,3 +59,27 @@ pub fn metric(r: &serde_json::Value, key: &str, stat: &str) -> f64 {
 pub fn run_no_history(args: &[&str]) -> Output {
     bin().args(args).arg("--no-history").stdin(Stdio::null()).output().expect("binary runs")
 }
+
+/// Writes `text` to `dir/name`, making the folders on the way, and returns its path: a plan, or
+/// a file a plan loads.
+pub fn write_plan(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().expect("a file inside dir")).unwrap();
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Runs `plan` against the embedded demo target, quietly and without a history record, with
+/// its results in `dir/results.json`; returns the output and that path.
+pub fn run_demo(dir: &Path, plan: &Path) -> (Output, PathBuf) {
+    run_demo_with(dir, plan, &[])
+}
+
+/// [`run_demo`] with `extra` arguments (`--duration 2s`, report files, ...) after the others.
+pub fn run_demo_with(dir: &Path, plan: &Path, extra: &[&str]) -> (Output, PathBuf) {
+    let out = dir.join("results.json");
+    let mut args = vec!["run", plan.to_str().unwrap(), "--demo", "--quiet", "--no-history"];
+    args.extend_from_slice(&["--out", out.to_str().unwrap()]);
+    args.extend_from_slice(extra);
+    (run(&args), out)
+}

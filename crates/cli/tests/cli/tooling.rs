@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use stampede_metrics::MetricKind;
 
-use super::support::{bin, repo, results, text};
+use super::support::{bin, repo, results, run_demo_with, text};
 
 fn schema_json() -> Value {
     serde_json::from_str(&std::fs::read_to_string(repo("schemas/plan.v1.json")).unwrap()).unwrap()
@@ -735,13 +735,7 @@ fn init_writes_a_starter_plan_that_runs_and_never_overwrites_by_accident() {
 
     let o = bin().args(["validate", plan.to_str().unwrap()]).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let out = dir.path().join("results.json");
-    let o = bin()
-        .args(["run", plan.to_str().unwrap(), "--demo", "--duration", "2s", "--quiet", "--no-history"])
-        .args(["--out", out.to_str().unwrap()])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let (o, out) = run_demo_with(dir.path(), &plan, &["--duration", "2s"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let r = results(&out);
     assert!(r["metrics"]["http_reqs"]["count"].as_f64().unwrap() >= 3.0, "{}", text(&o));

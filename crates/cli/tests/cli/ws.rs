@@ -8,7 +8,7 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use super::support::{metric, results, run_no_history as run, text};
+use super::support::{metric, results, run_demo, run_no_history as run, text, write_plan};
 
 fn example() -> PathBuf {
     super::support::example("websocket.yaml")
@@ -63,9 +63,9 @@ fn the_websocket_example_passes_against_the_demo_and_reports_ws_metrics() {
 #[test]
 fn a_slow_reply_crosses_a_ws_msg_rtt_threshold() {
     let dir = tempfile::tempdir().unwrap();
-    let plan = dir.path().join("slow.yaml");
-    std::fs::write(
-        &plan,
+    let plan = write_plan(
+        dir.path(),
+        "slow.yaml",
         r#"
 target: http://127.0.0.1:9
 scenarios:
@@ -82,10 +82,8 @@ thresholds:
   ws_msg_rtt: ["p(95)<5"]
   ws_failed: ["rate<0.01"]
 "#,
-    )
-    .unwrap();
-    let out = dir.path().join("r.json");
-    let o = run(&["run", plan.to_str().unwrap(), "--demo", "--quiet", "--out", out.to_str().unwrap()]);
+    );
+    let (o, out) = run_demo(dir.path(), &plan);
     assert_eq!(o.status.code(), Some(99), "{}", text(&o));
     let r = results(&out);
     assert_eq!(r["run"]["verdict"], "failed");
@@ -97,9 +95,9 @@ thresholds:
 #[test]
 fn websocket_failures_are_in_the_errors_by_kind() {
     let dir = tempfile::tempdir().unwrap();
-    let plan = dir.path().join("timeouts.yaml");
-    std::fs::write(
-        &plan,
+    let plan = write_plan(
+        dir.path(),
+        "timeouts.yaml",
         r#"
 target: http://127.0.0.1:9
 scenarios:
@@ -112,10 +110,8 @@ scenarios:
       - ws: { name: echo, send: "ping" }
       - ws: { name: echo, receive: { match: { contains: never }, timeout: 200ms } }
 "#,
-    )
-    .unwrap();
-    let out = dir.path().join("r.json");
-    let o = run(&["run", plan.to_str().unwrap(), "--demo", "--quiet", "--out", out.to_str().unwrap()]);
+    );
+    let (o, out) = run_demo(dir.path(), &plan);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let r = results(&out);
     let errors = r["errors"].as_array().unwrap();
@@ -217,10 +213,10 @@ impl Drop for PyServer {
 fn interop_with_a_python_websockets_echo_server() {
     let Some((server, port)) = PyServer::start() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let plan = dir.path().join("py.yaml");
-    std::fs::write(
-        &plan,
-        format!(
+    let plan = write_plan(
+        dir.path(),
+        "py.yaml",
+        &format!(
             r#"
 name: interop
 scenarios:
@@ -248,8 +244,7 @@ thresholds:
   checks: ["rate>0.99"]
 "#
         ),
-    )
-    .unwrap();
+    );
     let out = dir.path().join("r.json");
     let o = run(&["run", plan.to_str().unwrap(), "--quiet", "--out", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
