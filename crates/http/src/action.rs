@@ -153,11 +153,13 @@ impl HttpAction {
         for (name, value) in &step.headers {
             headers.append(name.clone(), value.clone());
         }
-        if !headers.contains_key(USER_AGENT) {
+        // A header the step sets at run time replaces the automatic one too.
+        let varies = |name: &HeaderName| varying.iter().any(|(n, _)| n == name);
+        if !headers.contains_key(USER_AGENT) && !varies(&USER_AGENT) {
             headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
         }
         if let Some(ct) = content_type {
-            if !headers.contains_key(CONTENT_TYPE) {
+            if !headers.contains_key(CONTENT_TYPE) && !varies(&CONTENT_TYPE) {
                 headers.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
             }
         }

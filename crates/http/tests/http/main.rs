@@ -4,6 +4,7 @@ mod checks;
 mod ratelimit;
 mod stream;
 mod support;
+mod templates;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -173,6 +173,7 @@ pub fn get(name: &str, url: &str) -> HttpStep {
 pub struct SeenRequest {
     pub method: Method,
     pub path: String,
+    pub query: Option<String>,
     pub version: Version,
     pub headers: http::HeaderMap,
     pub body: Bytes,
@@ -209,6 +210,7 @@ async fn route(req: Request<Incoming>, seen: Arc<Seen>) -> Result<Response<Full<
     seen.requests.lock().unwrap().push(SeenRequest {
         method: parts.method,
         path: path.clone(),
+        query: parts.uri.query().map(str::to_string),
         version: parts.version,
         headers: parts.headers,
         body: body.clone(),
