@@ -67,6 +67,15 @@ scenarios:
                 url: /auth/login
                 json: { username: "{{ username }}", password: demo }   # or body: "text", form: { a: b }
                 check: { status: 200, json: { "$.token_type": Bearer } }
+                extract:                # into the VU's variables, for the steps after it
+                  token: { json: "$.token" }   # also header:, cookie:, regex:, status: true
+            - http:
+                name: me
+                url: /api/v1/me?trace={{ uuid }}   # run-time values: {{ vu_id }}, {{ iteration }}, {{ random_int(1, 9) }}...
+                headers: { authorization: "Bearer {{ token }}" }
+                check: { status: 200 }
+    # Data files: `data: { users: { file: users.csv, mode: unique, per: vu } }` at the top
+    # level, then {{ users.username }}; each VU gets its own row, read once and shared.
 
 thresholds:                            # a crossed threshold makes the run exit with 99
   http_req_duration: ["p(95)<500"]     # 95% of requests within 500 ms

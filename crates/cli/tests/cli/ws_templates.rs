@@ -3,29 +3,7 @@
 //! messages, in the connect URL's query and in an upgrade header; an unset variable fails
 //! its step as `error:variable`.
 
-use std::path::{Path, PathBuf};
-
-use super::support::{metric, run, text, valid_results};
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn run_plan(dir: &Path, plan: &Path) -> (std::process::Output, PathBuf) {
-    let out = dir.join("results.json");
-    let o = run(&[
-        "run",
-        plan.to_str().unwrap(),
-        "--demo",
-        "--quiet",
-        "--no-history",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    (o, out)
-}
+use super::support::{metric, run_demo, text, valid_results, write_plan};
 
 /// Each receive only matches a reply that carries the rendered values: a message sent as
 /// its skeleton (the variables left empty) or not at all would time out and fail the step.
@@ -82,9 +60,9 @@ thresholds:
 #[test]
 fn extracted_values_data_columns_and_builtins_arrive_rendered() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "rooms.csv", "name\nlobby-a\nlobby-b\n");
-    let plan = write(dir.path(), "plan.yaml", CHAT);
-    let (o, out) = run_plan(dir.path(), &plan);
+    write_plan(dir.path(), "rooms.csv", "name\nlobby-a\nlobby-b\n");
+    let plan = write_plan(dir.path(), "plan.yaml", CHAT);
+    let (o, out) = run_demo(dir.path(), &plan);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let r = valid_results(&out);
     assert_eq!(metric(&r, "ws_failed", "rate"), 0.0);
@@ -123,8 +101,8 @@ thresholds:
 #[test]
 fn an_unset_variable_fails_the_ws_step_as_variable() {
     let dir = tempfile::tempdir().unwrap();
-    let plan = write(dir.path(), "plan.yaml", UNSET);
-    let (o, out) = run_plan(dir.path(), &plan);
+    let plan = write_plan(dir.path(), "plan.yaml", UNSET);
+    let (o, out) = run_demo(dir.path(), &plan);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     // Not checked against schemas/results.v1.json: its `errors[].kind` does not list the
     // `variable` kind this run's errors table holds.
