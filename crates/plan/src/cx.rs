@@ -34,6 +34,9 @@ pub(crate) struct Cx<'a> {
     /// Run-time variable references, checked against [`Self::extracted`] once every step is
     /// read (a step may use what a later-written step, such as `on_start`, extracts).
     pub(crate) pending: Vec<(Pos, String)>,
+    /// Variables not known at load used where only load-time values go: reported once the
+    /// plan is read, as unknown or as "extracted at run time, not usable here".
+    pub(crate) load_time_only: Vec<(Pos, String)>,
 }
 
 impl<'a> Cx<'a> {
@@ -48,6 +51,7 @@ impl<'a> Cx<'a> {
             data: Vec::new(),
             extracted: HashSet::new(),
             pending: Vec::new(),
+            load_time_only: Vec::new(),
         }
     }
 
@@ -301,11 +305,14 @@ impl<'a> Cx<'a> {
             let pos = node.pos_within(self.source, text, var.offset);
             let message = match &var.name {
                 VarName::Plan(n) if self.broken_vars.contains(n) => continue,
-                VarName::Plan(_) | VarName::Env(_) => unknown_var_message(&var.name),
-                other => format!(
-                    "`{{{{ {} }}}}` is only known while the test runs; here the value is fixed when the plan loads (use run-time values in http urls, headers and bodies, and ws messages)",
-                    template_source(text, var.offset).unwrap_or_else(|| other.to_string())
-                ),
+                VarName::Plan(n) => {
+                    self.load_time_only.push((pos, n.clone()));
+                    continue;
+                }
+                VarName::Env(_) => unknown_var_message(&var.name),
+                other => {
+                    run_time_here(&template_source(text, var.offset).unwrap_or_else(|| other.to_string()))
+                }
             };
             self.error(pos, message);
         }
@@ -390,6 +397,14 @@ impl<'a> Cx<'a> {
 
     /// Reports run-time variables that no step extracts; called once the plan is read.
     pub(crate) fn check_pending(&mut self) {
+        for (pos, name) in std::mem::take(&mut self.load_time_only) {
+            let message = if self.extracted.contains(&name) {
+                run_time_here(&name)
+            } else {
+                unknown_var_message(&VarName::Plan(name))
+            };
+            self.error(pos, message);
+        }
         let pending = std::mem::take(&mut self.pending);
         for (pos, name) in pending {
             if self.extracted.contains(&name) {
@@ -407,6 +422,13 @@ impl<'a> Cx<'a> {
             self.error(pos, msg);
         }
     }
+}
+
+/// A run-time value written where the value is fixed at load.
+fn run_time_here(written: &str) -> String {
+    format!(
+        "`{{{{ {written} }}}}` is only known while the test runs; here the value is fixed when the plan loads (run-time values go in http urls, headers and bodies, ws messages and connect urls, grpc messages and metadata)"
+    )
 }
 
 /// The text between `{{` at `offset` and its `}}`, trimmed.

@@ -11,6 +11,7 @@
 mod counted;
 mod recorder;
 mod render;
+pub mod tags;
 mod vu;
 
 use std::future::Future;
@@ -20,6 +21,7 @@ use std::sync::Arc;
 pub use counted::{ByteCounter, Counted};
 pub use recorder::{BatchSender, Recorder, RecorderStats};
 pub use render::{Feeds, RenderError};
+pub use tags::{StepTags, TagCache, TagSetBuilder};
 pub use vu::{SessionSlot, Vars, Vu, VuIdentity};
 
 /// A boxed future, as returned by [`Action::run`].

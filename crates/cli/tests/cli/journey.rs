@@ -138,6 +138,7 @@ flow:
       url: /x/{{ tokn }}
       headers: { X-User: "{{ users.usernme }}" }
       extract: { token: { json: "$.t" } }
+      check: { body_contains: "{{ token }}" }
   - http: { url: "{{ token }}/y" }
   - http: { url: "/z?{{ random_intt(1, 2) }}" }
   - http: { url: "/z?{{ nodata.col }}" }
@@ -152,7 +153,8 @@ flow:
         "plan.yaml:9:15: unknown variable `tokn`",
         "did you mean `token`?",
         "plan.yaml:10:27: data source `users` has no column `usernme`; did you mean `username`?",
-        "plan.yaml:12:18: the start of a URL",
+        "plan.yaml:12:32: `{{ token }}` is only known while the test runs",
+        "plan.yaml:13:18: the start of a URL",
         "did you mean `random_int`?",
         "unknown data source `nodata`",
     ] {
