@@ -96,12 +96,19 @@ struct RunArgs {
     #[arg(long, value_parser = parse_duration_arg)]
     duration: Option<Duration>,
     /// Run with a named load profile: one of the plan's `profiles:` or a built-in shape
-    /// (smoke, load, stress, spike, soak, ramp-up).
+    /// (smoke, load, stress, spike, soak, ramp-up). A built-in keeps each scenario's model:
+    /// VU scenarios become ramping-vus, arrival-rate scenarios ramping-arrival-rate.
     #[arg(long)]
     profile: Option<String>,
-    /// The peak VUs a built-in profile is scaled to.
-    #[arg(long)]
+    /// The peak VUs a profile scales closed-model (VU) scenarios to; default: each one's own.
+    /// Arrival-rate scenarios are not counted in VUs: see --peak-rate.
+    #[arg(long, value_name = "VUS")]
     peak: Option<u32>,
+    /// The peak arrival rate a profile scales arrival-rate (open-model) scenarios to, e.g.
+    /// 100/s or 6000/m (a bare number is per second); default: each one's own rate. Their
+    /// pre_allocated_vus, max_vus and arrivals are kept.
+    #[arg(long, value_name = "RATE")]
+    peak_rate: Option<String>,
     /// List the plan's profiles and the built-in shapes, then exit.
     #[arg(long)]
     list_profiles: bool,
@@ -321,7 +328,13 @@ fn load_plan(args: &RunArgs, target: Option<String>, demo_grpc: Option<String>) 
             if let Some(addr) = demo_grpc.filter(|_| !vars.iter().any(|(k, _)| k == "demo_grpc")) {
                 vars.insert(0, ("demo_grpc".to_string(), addr));
             }
-            let opts = LoadOptions { vars, target, profile: args.profile.clone(), peak: args.peak };
+            let opts = LoadOptions {
+                vars,
+                target,
+                profile: args.profile.clone(),
+                peak: args.peak,
+                peak_rate: args.peak_rate.clone(),
+            };
             stampede_plan::load(path, &opts).map_err(Failure::usage)
         }
         (None, Some(url)) => {
@@ -355,8 +368,16 @@ fn list_profiles(plan: &Plan) -> String {
                 .iter()
                 .map(|st| format!("{}→{:.0}%", humantime(st.duration), st.fraction * 100.0))
                 .collect();
-            let _ = writeln!(out, "{:<22} stages (of --peak): {}", "", stages.join(", "));
+            let _ = writeln!(out, "{:<22} stages (of the peak): {}", "", stages.join(", "));
         }
+    }
+    if plan.profiles.iter().any(|p| p.origin == stampede_plan::ProfileOrigin::BuiltIn) {
+        out.push_str(
+            "\nbuilt-in shapes keep each scenario's load model:\n  \
+             VU scenarios become ramping-vus, peaking at --peak N VUs (default: their own most)\n  \
+             arrival-rate scenarios become ramping-arrival-rate, peaking at --peak-rate R\n    \
+             (default: their own rate), with their pre_allocated_vus, max_vus and arrivals\n",
+        );
     }
     out
 }

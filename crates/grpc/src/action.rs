@@ -11,9 +11,12 @@ use prost::Message;
 use prost_reflect::{DescriptorPool, DynamicMessage};
 use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
-use stampede_metrics::{Registry, TagSetId, builtin};
+use stampede_metrics::{Registry, builtin};
 use stampede_plan::{CheckKind, GrpcStep};
-use stampede_proto::{BoxFuture, FailureKind, RenderError, SessionSlot, StepOutcome, Vu};
+use stampede_proto::{
+    BoxFuture, FailureKind, RenderError, SessionSlot, StepOutcome, StepTags, TagCache, TagKey, TagSetBuilder,
+    Vu,
+};
 use tokio::time::Instant;
 use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue};
 use tonic::transport::{Channel, Endpoint};
@@ -42,9 +45,6 @@ const CODE_NAMES: [&str; 17] = [
     "DATA_LOSS",
     "UNAUTHENTICATED",
 ];
-
-/// At most this many tag sets are cached per action and VU.
-const MAX_TAG_ENTRIES: usize = 16;
 
 /// What [`GrpcAction::compile`] needs from the protocol.
 #[derive(Debug)]
@@ -333,8 +333,9 @@ impl GrpcAction {
         let group = vu.group.clone();
         let identity = vu.identity().tags.clone();
         let (session, recorder) = vu.session_and_recorder(self.slot, Session::default);
-        let key = TagKey { code, failure, group };
-        let tags = session.tags(self, key, &identity, recorder.registry());
+        let key = TagKey { status: code, failure, group };
+        let registry = recorder.registry();
+        let tags = session.tags.get(self.index, key, |key| intern(self, key, &identity, registry));
         recorder.record_at(builtin::GRPC_REQS, tags.step, end, 1.0);
         recorder.record_at(builtin::GRPC_REQ_DURATION, tags.step, end, ms(end - start));
         recorder.record_at(builtin::GRPC_REQ_FAILED, tags.step, end, f64::from(u8::from(failure.is_some())));
@@ -351,13 +352,21 @@ impl GrpcAction {
             recorder.record_at(builtin::GRPC_TIME_TO_FIRST_MESSAGE, tags.step, first, ms(first - start));
         }
         if !self.checks.is_empty() {
-            let doc = call.last.as_ref().and_then(|m| serde_json::to_value(m).ok());
+            // The last response message as protobuf JSON, converted only if a JSON check
+            // asks for it (outer `None`: not converted yet).
+            let mut doc: Option<Option<serde_json::Value>> = None;
             for (i, check) in self.checks.iter().enumerate() {
-                let passed = match (&check.kind, &doc) {
-                    (CheckKind::JsonEquals { path, expected }, Some(doc)) => {
-                        path.query(doc).exactly_one().is_ok_and(|v| v == expected)
+                let passed = match &check.kind {
+                    // As for http, a call that got no status at all passes no check.
+                    CheckKind::Duration { op, bound } => code.is_some() && op.holds(end - start, *bound),
+                    // The plan gives grpc steps only the JSON kinds besides: the others answer
+                    // `None` and fail.
+                    kind => {
+                        let doc = doc.get_or_insert_with(|| {
+                            call.last.as_ref().and_then(|m| serde_json::to_value(m).ok())
+                        });
+                        stampede_proto::check::json_check(kind, doc.as_ref()).unwrap_or(false)
                     }
-                    _ => false,
                 };
                 recorder.record_at(builtin::CHECKS, tags.checks[i], end, f64::from(u8::from(passed)));
             }
@@ -551,85 +560,32 @@ struct Call {
     last: Option<DynamicMessage>,
 }
 
-/// What varies between a step's tag sets.
-#[derive(Debug)]
-struct TagKey {
-    code: Option<u8>,
-    failure: Option<FailureKind>,
-    group: Arc<str>,
-}
-
-#[derive(Debug)]
-struct Tags {
-    step: TagSetId,
-    checks: Box<[TagSetId]>,
-}
-
-/// A VU's gRPC state: a channel per target and interned tag sets per action.
+/// A VU's gRPC state: a channel per target and interned tag sets per action, so that a hot
+/// call never interns tags.
 #[derive(Debug, Default)]
 struct Session {
     channels: Vec<Option<Channel>>,
-    tags: Vec<Vec<(TagKey, Tags)>>,
+    /// Keyed by the call's status code, if it got one.
+    tags: TagCache<TagKey<Option<u8>>>,
 }
 
-impl Session {
-    fn tags(
-        &mut self,
-        action: &GrpcAction,
-        key: TagKey,
-        identity: &[(Arc<str>, Arc<str>)],
-        registry: &Registry,
-    ) -> &Tags {
-        if self.tags.len() <= action.index {
-            self.tags.resize_with(action.index + 1, Vec::new);
-        }
-        let entries = &mut self.tags[action.index];
-        let hit = entries
-            .iter()
-            .position(|(k, _)| k.code == key.code && k.failure == key.failure && *k.group == *key.group);
-        let i = match hit {
-            Some(i) => i,
-            None => {
-                let tags = intern(action, &key, identity, registry);
-                if entries.len() >= MAX_TAG_ENTRIES {
-                    entries.pop();
-                }
-                entries.push((key, tags));
-                entries.len() - 1
-            }
-        };
-        &entries[i].1
-    }
-}
-
-fn intern(action: &GrpcAction, key: &TagKey, identity: &[(Arc<str>, Arc<str>)], registry: &Registry) -> Tags {
+/// Builds and interns the tag sets of a call of `action` ending as `key`: a cache miss.
+fn intern(
+    action: &GrpcAction,
+    key: &TagKey<Option<u8>>,
+    identity: &[(Arc<str>, Arc<str>)],
+    registry: &Registry,
+) -> StepTags {
     let error = key.failure.map(|f| match f {
         FailureKind::Status(code) => format!("grpc_{code}"),
         other => other.tag().into_owned(),
     });
-    let status = key.code.map(|c| CODE_NAMES.get(usize::from(c)).copied().unwrap_or("UNKNOWN"));
-    let mut tags: Vec<(&str, &str)> = identity.iter().map(|(k, v)| (&**k, &**v)).collect();
-    tags.push(("name", &action.name));
-    tags.push(("method", &action.method));
+    let status = key.status.map(|c| CODE_NAMES.get(usize::from(c)).copied().unwrap_or("UNKNOWN"));
+    let mut tags = TagSetBuilder::new(identity, &action.name).tag("method", &action.method);
     if let Some(status) = status {
-        tags.push(("status", status));
+        tags = tags.tag("status", status);
     }
-    if !key.group.is_empty() {
-        tags.push(("group", &key.group));
-    }
-    if let Some(error) = &error {
-        tags.push(("error", error));
-    }
-    let step = registry.intern(&tags);
-    let checks = action
-        .checks
-        .iter()
-        .map(|check| {
-            tags.push(("check", &check.name));
-            let id = registry.intern(&tags);
-            tags.pop();
-            id
-        })
-        .collect();
-    Tags { step, checks }
+    tags.group(&key.group)
+        .error(error.as_deref())
+        .intern(action.checks.iter().map(|c| c.name.as_str()), registry)
 }

@@ -298,6 +298,67 @@ async fn the_demo_speech_service_answers_unary_calls() {
     .await;
 }
 
+/// Every JSON check kind of http, and `duration`, on a grpc response: each passes once (the
+/// first call) and fails once (the second, the same call with unmet expectations).
+#[tokio::test]
+async fn json_and_duration_checks_pass_and_fail_on_the_response_message() {
+    bounded(async {
+        let server = demo().await;
+        let addr = server.grpc_addr();
+        // `demo://3` answers `{ text: "hello from the", language: en, words: 3, ... }` after
+        // the 40 ms delay, so `> 30ms` holds and `< 30ms` cannot.
+        let call = format!(
+            r#"target: "{addr}", proto: ../demo/proto/speech.proto, method: speech.v1.Speech/Recognize, message: {{ audio_uri: "demo://3", delay_ms: 40 }}, deadline: 5s"#
+        );
+        let mut h = Harness::new(&format!(
+            r#"  - grpc: {{ name: pass, {call}, check: {{ json: {{ "$.words": 3.0 }}, json_exists: "$.confidence", json_compare: {{ "$.words": ">= 3", "$.language": "== en" }}, json_length: {{ "$.text": 14 }}, duration: "> 30ms" }} }}
+  - grpc: {{ name: fail, {call}, check: {{ json: {{ "$.words": 4 }}, json_exists: "$.missing", json_compare: {{ "$.words": "< 3", "$.language": "== fr" }}, json_length: {{ "$.text": "> 14" }}, duration: "< 30ms" }} }}
+"#
+        ));
+        let outcomes = h.iteration().await;
+        assert!(outcomes.iter().all(|o| !o.failed && o.status == Some(0)), "{outcomes:?}");
+        let s = h.samples();
+        let checks = Harness::values(&s, builtin::CHECKS);
+        let names = h.tags(&s, builtin::CHECKS, "check");
+        let names: Vec<&str> = names.iter().map(|n| n.as_deref().unwrap_or("?")).collect();
+        assert_eq!(
+            names[..6],
+            [
+                "$.words == 3.0",
+                "$.confidence exists",
+                "$.words >= 3",
+                r#"$.language == "en""#,
+                "length of $.text == 14",
+                "duration > 30ms"
+            ],
+        );
+        let passed: Vec<(&str, f64)> = names.iter().copied().zip(checks.iter().copied()).collect();
+        let expected: Vec<f64> = [[1.0; 6], [0.0; 6]].concat();
+        assert_eq!(checks, expected, "{passed:?}");
+        server.shutdown().await;
+    })
+    .await;
+}
+
+/// A call that gets no status (here: the connection is refused) passes no check, not even
+/// a generous duration bound: there is no response to have been fast.
+#[tokio::test]
+async fn a_call_without_a_response_fails_its_duration_check() {
+    bounded(async {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let mut h = Harness::new(&format!(
+            "  - grpc: {{ target: \"{addr}\", proto: {PROTO}, method: grpc.health.v1.Health/Check, deadline: 2s, check: {{ duration: \"< 10s\", json_exists: \"$\" }} }}\n"
+        ));
+        let outcomes = h.iteration().await;
+        assert_eq!(outcomes[0].status, None);
+        let s = h.samples();
+        assert_eq!(Harness::values(&s, builtin::CHECKS), [0.0, 0.0]);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn the_demo_llm_stream_counts_every_token() {
     bounded(async {

@@ -372,25 +372,25 @@ impl HttpAction {
             extract::run(&self.extract, &mut response, (&mut vars, scratch), |_, ok| passed.push(ok));
         }
         let source = TagSource {
-            action: self.index,
             identity: &identity,
             name: &self.name,
             method: self.method.as_str(),
             checks: &self.check_names,
         };
-        let key = TagKey { status: status.unwrap_or(0), failure, group: &group };
-        let tags = tags.get(&source, key, recorder.registry());
-        record(recorder, &t, (tags.request, failure.is_some()), end);
+        let key = TagKey { status: status.unwrap_or(0), failure, group };
+        let registry = recorder.registry();
+        let tags = tags.get(self.index, key, |key| source.intern(key, registry));
+        record(recorder, &t, (tags.step, failure.is_some()), end);
         // A stream cut short (a timeout, a reset) still reports the events it delivered.
         if let Some(format) = self.stream.filter(|_| status.is_some() || stream.stats.events > 0) {
             let streamed = Streamed { stats: &stream.stats, format, start, receiving: t.receiving, end };
-            record_stream(recorder, tags.request, streamed);
+            record_stream(recorder, tags.step, streamed);
         }
         if let Some(scheduled) = scheduled_at {
             // Open models: the response time from the iteration's scheduled start, so that a
             // stall of the target cannot hide (no coordinated omission).
             let latency = end.saturating_duration_since(scheduled);
-            recorder.record_at(builtin::HTTP_REQ_LATENCY, tags.request, end, ms(latency));
+            recorder.record_at(builtin::HTTP_REQ_LATENCY, tags.step, end, ms(latency));
         }
         for (i, &ok) in passed.iter().enumerate() {
             recorder.record_at(builtin::CHECKS, tags.checks[i], end, f64::from(u8::from(ok)));
@@ -443,13 +443,14 @@ impl HttpAction {
         let group = vu.group.clone();
         let (session, recorder) = vu.session_and_recorder(self.slot, HttpSession::default);
         let source = TagSource {
-            action: self.index,
             identity: &identity,
             name: &self.name,
             method: self.method.as_str(),
             checks: &self.check_names,
         };
-        session.tags.get(&source, TagKey { status, failure, group: &group }, recorder.registry()).request
+        let key = TagKey { status, failure, group };
+        let registry = recorder.registry();
+        session.tags.get(self.index, key, |key| source.intern(key, registry)).step
     }
 
     /// Connects if needed, sends, reads the whole response. On a transport failure the

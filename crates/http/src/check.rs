@@ -74,52 +74,9 @@ fn passes(kind: &CheckKind, r: &mut Response<'_>) -> bool {
             HeaderTest::Equals(expected) => value == expected.as_bytes(),
             HeaderTest::Matches(re) => std::str::from_utf8(value).is_ok_and(|v| re.is_match(v)),
         }),
-        CheckKind::JsonEquals { path, expected } => r
-            .json()
-            .is_some_and(|doc| path.query(doc).exactly_one().is_ok_and(|node| json_equal(node, expected))),
-        CheckKind::JsonExists(path) => r.json().is_some_and(|doc| !path.query(doc).is_empty()),
-        CheckKind::JsonCompare { path, op, value } => r.json().is_some_and(|doc| {
-            path.query(doc).exactly_one().ok().and_then(Value::as_f64).is_some_and(|n| op.holds(n, *value))
-        }),
-        CheckKind::JsonCompareText { path, op, value } => r.json().is_some_and(|doc| {
-            path.query(doc)
-                .exactly_one()
-                .ok()
-                .and_then(Value::as_str)
-                .is_some_and(|s| op.holds(s, value.as_str()))
-        }),
-        CheckKind::JsonLength { path, op, value } => r.json().is_some_and(|doc| {
-            let len = match path.query(doc).exactly_one() {
-                Ok(Value::Array(items)) => Some(items.len()),
-                Ok(Value::Object(map)) => Some(map.len()),
-                Ok(Value::String(s)) => Some(s.chars().count()),
-                _ => None,
-            };
-            len.is_some_and(|len| op.holds(len as f64, *value))
-        }),
         CheckKind::Duration { op, bound } => op.holds(r.duration, *bound),
-    }
-}
-
-/// JSON equality where numbers compare by value (`1` equals `1.0`), recursively.
-fn json_equal(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => {
-            if let (Some(x), Some(y)) = (x.as_i64(), y.as_i64()) {
-                x == y
-            } else if let (Some(x), Some(y)) = (x.as_u64(), y.as_u64()) {
-                x == y
-            } else {
-                x.as_f64() == y.as_f64()
-            }
-        }
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_equal(a, b))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, a)| y.get(k).is_some_and(|b| json_equal(a, b)))
-        }
-        _ => a == b,
+        // The JSON kinds mean the same for every protocol; the body is parsed only here.
+        json => stampede_proto::check::json_check(json, r.json()).unwrap_or(false),
     }
 }
 

@@ -1,7 +1,8 @@
 //! The richer checks of an http step's `check:` (headers, regexes, JSONPath existence,
-//! comparisons and lengths, duration) and its `extract:` section. Everything is compiled
-//! here, at load time: regexes, paths, operators and header names are reported with their
-//! line and column, so that no response ever meets a malformed check.
+//! comparisons and lengths, duration; the JSON and duration ones serve grpc steps too) and
+//! its `extract:` section. Everything is compiled here, at load time: regexes, paths,
+//! operators and header names are reported with their line and column, so that no response
+//! ever meets a malformed check.
 
 use crate::cx::{Cx, Fields};
 use crate::duration::parse_duration;
@@ -37,6 +38,15 @@ pub(crate) fn more_checks(cx: &mut Cx, f: &Fields, out: &mut Vec<Check>) -> bool
             }
         }
     }
+    ok &= json_and_duration_checks(cx, f, out);
+    ok
+}
+
+/// Appends the checks of `f` that every request/response protocol shares (the response as
+/// JSON, the duration): `json_exists`, `json_compare`, `json_length` and `duration`; false if
+/// any was invalid (reported). A grpc step's `check:` takes these too.
+pub(crate) fn json_and_duration_checks(cx: &mut Cx, f: &Fields, out: &mut Vec<Check>) -> bool {
+    let mut ok = true;
     if let Some(n) = f.get("json_exists") {
         for item in items(n) {
             let Some(text) = cx.string(item, "a JSONPath query (or a list of them) like \"$.id\"") else {

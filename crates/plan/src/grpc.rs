@@ -27,7 +27,18 @@ const GRPC_KEYS: &[&str] = &[
     "deadline",
     "check",
 ];
-const CHECK_KEYS: &[&str] = &["status", "json"];
+const CHECK_KEYS: &[&str] = &[
+    "status",
+    "json",
+    "json_exists",
+    "json_compare",
+    "json_length",
+    "duration",
+    // http-only: accepted here only to say why they do not apply.
+    "~header",
+    "~body_contains",
+    "~body_matches",
+];
 
 /// The gRPC status code names, indexed by code.
 pub const GRPC_CODES: &[&str] = &[
@@ -273,5 +284,93 @@ fn checks(cx: &mut Cx, node: &Node) -> Option<Checks> {
             None => ok = false,
         }
     }
+    ok &= crate::checks::json_and_duration_checks(cx, &f, &mut checks);
+    for key in ["header", "body_contains", "body_matches"] {
+        if let Some(k) = f.key(key) {
+            let instead = if key == "header" {
+                "response metadata is not checked; a grpc step checks status, json, json_exists, \
+                 json_compare, json_length and duration"
+            } else {
+                "the response message is checked as JSON, with json, json_exists, json_compare \
+                 or json_length"
+            };
+            cx.error(k.pos, format!("a grpc step has no `{key}` checks: {instead}"));
+            ok = false;
+        }
+    }
     ok.then_some((status, checks))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{CheckKind, CompareOp, Step};
+    use crate::{LoadOptions, Plan};
+
+    fn plan(flow: &str) -> Result<Plan, String> {
+        let src = format!("vus: 1\nduration: 1s\nflow:\n{flow}");
+        let none = |_: &str| None;
+        crate::parse_with_env(&src, &LoadOptions::default(), &none).map_err(|d| {
+            d.iter().map(|d| format!("{}:{}: {}", d.line, d.column, d.message)).collect::<Vec<_>>().join("\n")
+        })
+    }
+
+    const STEP: &str = r#"  - grpc: { target: "127.0.0.1:1", proto: a.proto, method: a.S/M, check: "#;
+
+    #[test]
+    fn checks_take_the_json_kinds_and_duration() {
+        let plan = plan(&format!(
+            r#"{STEP}{{ status: [OK, not_found], json: {{ "$.text": hi }}, json_exists: ["$.id", "$.words"], json_compare: {{ "$.n": ">= 2", "$.lang": "!= fr" }}, json_length: {{ "$.items": 3 }}, duration: "< 250ms" }} }}
+"#
+        ))
+        .unwrap();
+        let Some(Step::Grpc(step)) = plan.scenarios[0].steps().next() else { panic!("a grpc step") };
+        assert_eq!(step.status, ["OK", "NOT_FOUND"]);
+        let names: Vec<&str> = step.checks.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                r#"$.text == "hi""#,
+                "$.id exists",
+                "$.words exists",
+                "$.n >= 2",
+                r#"$.lang != "fr""#,
+                "length of $.items == 3",
+                "duration < 250ms",
+            ]
+        );
+        assert!(matches!(step.checks[3].kind, CheckKind::JsonCompare { op: CompareOp::Ge, value: 2.0, .. }));
+        assert!(matches!(&step.checks[4].kind, CheckKind::JsonCompareText { value, .. } if value == "fr"));
+        assert!(matches!(step.checks[5].kind, CheckKind::JsonLength { value: 3.0, .. }));
+        assert!(matches!(
+            step.checks[6].kind,
+            CheckKind::Duration { op: CompareOp::Lt, bound } if bound == std::time::Duration::from_millis(250)
+        ));
+    }
+
+    #[test]
+    fn http_only_and_malformed_checks_are_reported_where_written() {
+        let errs = plan(&format!(
+            r#"{STEP}{{ header: {{ x-a: present }}, body_contains: hi }} }}
+{STEP}{{ body_matches: "a", json_lenght: {{ "$.a": 1 }} }} }}
+{STEP}{{ json_exists: "$.[", duration: 200ms, json_compare: {{ "$.n": [1] }} }} }}
+"#
+        ))
+        .unwrap_err();
+        let lines: Vec<&str> = errs.lines().collect();
+        assert_eq!(lines.len(), 7, "{errs}");
+        let starts = [
+            "4:76: a grpc step has no `header` checks: response metadata is not checked;",
+            "4:102: a grpc step has no `body_contains` checks: the response message is checked as JSON",
+            "5:76: a grpc step has no `body_matches` checks:",
+            "5:95: unknown key `json_lenght`; expected one of: status, json, json_exists, json_compare, \
+             json_length, duration; did you mean `json_length`?",
+            // At the `[` inside the quoted path.
+            "6:92: invalid JSONPath `$.[`",
+            "6:106: expected a duration bound like \"< 200ms\"",
+            "6:136: expected a number or a comparison",
+        ];
+        for (line, start) in lines.iter().zip(starts) {
+            assert!(line.starts_with(start), "expected {start:?}\n     got {line:?}");
+        }
+    }
 }

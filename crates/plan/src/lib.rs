@@ -8,7 +8,8 @@
 //! first one. Only a YAML syntax error ends loading early.
 //!
 //! * [`load`] / [`parse`] read a plan; [`LoadOptions`] carries `-e KEY=VALUE`, `--target`,
-//!   `--profile` and `--peak`.
+//!   `--profile`, `--peak` (VUs of closed-model scenarios) and `--peak-rate` (the arrival
+//!   rate of open-model ones).
 //! * `include: [common.yaml, flows/auth.yaml]` merges other plan files, relative to the file
 //!   naming them, before the plan is read (the `include` module documents the merge); every
 //!   message about an included file's content names that file, line and column.
@@ -101,8 +102,12 @@ pub struct LoadOptions {
     pub target: Option<String>,
     /// `--profile NAME`: a plan profile, or else a built-in shape.
     pub profile: Option<String>,
-    /// `--peak N`: the peak VUs a profile is scaled to (0 is an error).
+    /// `--peak N`: the peak VUs a profile scales closed-model scenarios to (0 is an error).
     pub peak: Option<u32>,
+    /// `--peak-rate R`: the peak arrival rate a profile scales open-model (arrival-rate)
+    /// scenarios to, as written (`100/s`, `6000/m`, `5/10s`; a bare number is per second).
+    /// Read at load like `--profile`, so that its mistakes are reported with the plan's.
+    pub peak_rate: Option<String>,
 }
 
 /// Reads and validates the plan file at `path`.

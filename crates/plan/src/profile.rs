@@ -7,13 +7,19 @@
 //! does not keeps the scenario's executor and replaces only the keys it gives. Either way the
 //! scenario keeps its flow, user types, tags and think times. An override may also set
 //! `start_time` and `graceful_stop`; a profile with both `scenarios:` and `vus`/`duration`
-//! applies the overrides first, then scales. `--peak N` scales a plan profile too (the largest
-//! scenario to N, the others in proportion). Every profile is checked on every
-//! load, selected or not, so that `stampede validate` finds a broken `spike` before the day of
-//! the spike.
+//! applies the overrides first, then scales. `--peak N` scales a plan profile's closed-model
+//! scenarios too (the largest to N VUs, the others in proportion), and `--peak-rate R` its
+//! open-model ones (the highest arrival rate to R, the others in proportion). Every profile is
+//! checked on every load, selected or not, so that `stampede validate` finds a broken `spike`
+//! before the day of the spike.
 //!
 //! Built-in shapes need no `profiles:` at all: see [`builtin_profiles`]. A plan profile of the
-//! same name wins.
+//! same name wins. A shape keeps each scenario's *model*: a closed-model scenario (VUs that
+//! loop) becomes ramping-vus, an open-model one (iterations started at a rate, k6's
+//! arrival-rate executors, Gatling's users per second) becomes ramping-arrival-rate. Turning an
+//! open model into a closed one would quietly change what the test measures: a closed model
+//! slows its arrivals down when the target slows down, which hides the very queueing the
+//! arrival rate was chosen to show.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -21,7 +27,10 @@ use std::time::Duration;
 use crate::LoadOptions;
 use crate::cx::{Cx, Fields, optional, suggest};
 use crate::executor::{self, GRACEFUL_DEFAULT, Layers};
-use crate::model::{Executor, ProfileInfo, ProfileOrigin, ProfileStage, Scenario, Stage};
+use crate::model::{
+    Arrivals, BreakpointRamp, Executor, ProfileInfo, ProfileOrigin, ProfileStage, Rate, RateStage, Scenario,
+    Stage,
+};
 use crate::yaml::{Key, Node};
 
 const PROFILE_KEYS: &[&str] = &["description", "vus", "duration", "scenarios"];
@@ -76,6 +85,12 @@ const OVERRIDE_KEYS: &[&str] = &[
 
 /// The peak when neither `--peak` nor the plan gives one.
 const DEFAULT_PEAK: u32 = 10;
+/// The peak arrival rate (per second) when neither `--peak-rate` nor the scenario gives one.
+const DEFAULT_PEAK_RATE: f64 = 10.0;
+/// The lowest non-zero arrival rate a shape sets, per second (or the peak, when that is lower):
+/// as a non-zero VU target is at least 1 VU, so that `smoke` of a 20/s scenario runs some
+/// iterations rather than one every five seconds.
+const MIN_SHAPED_RATE: f64 = 1.0;
 
 /// A built-in shape: stage durations in seconds and targets as fractions of the peak.
 struct Builtin {
@@ -90,7 +105,7 @@ const HOUR: u64 = 3600;
 const BUILTINS: &[Builtin] = &[
     Builtin {
         name: "smoke",
-        description: "a few VUs (1% of peak, at least 1) for 1m: does it work at all?",
+        description: "1% of peak (at least 1 VU, or 1/s) for 1m: does it work at all?",
         stages: &[(0, 0.01), (MIN, 0.01)],
     },
     Builtin {
@@ -133,12 +148,26 @@ const BUILTINS: &[Builtin] = &[
 /// The built-in profiles (`--profile NAME [--peak N]`) with their stage tables, for
 /// `--list-profiles`.
 ///
-/// Each is a ramping-vus stage table whose targets are fractions of a peak: `--peak N`, or by
-/// default each scenario's own peak (its most VUs; 10 if it has none). With `--peak` and
-/// several scenarios, the largest is shaped to N and the others keep their size relative to it.
-/// Every scenario becomes ramping-vus, open-model ones too (the shapes count VUs; shape an
-/// arrival rate with a plan profile). A non-zero target is at least 1 VU. `--duration` still
-/// applies afterwards and squeezes the whole table proportionally.
+/// Each is a stage table whose targets are fractions of a peak, and it keeps each scenario's
+/// load model:
+///
+/// * **Closed model** (constant-vus, ramping-vus, users, the iteration executors): the scenario
+///   becomes ramping-vus from 0 VUs, its targets fractions of `--peak N` VUs, or by default of
+///   its own peak (its most VUs; 10 if it has none). With `--peak` and several such scenarios,
+///   the largest is shaped to N and the others keep their size relative to it. A non-zero
+///   target is at least 1 VU.
+/// * **Open model** (constant-arrival-rate, ramping-arrival-rate, breakpoint): the scenario
+///   becomes ramping-arrival-rate from 0/s, its stage targets fractions of its own peak rate
+///   (a constant rate; the highest of a ramp's `start_rate` and stage targets; a breakpoint's
+///   `max_rate`), or of `--peak-rate R` (`100/s`, `6000/m`; a bare number is per second): the
+///   highest-rate such scenario is shaped to R and the others in proportion. It keeps its
+///   `pre_allocated_vus`, `max_vus` and `arrivals`; rates are held per second, so its
+///   `time_unit` keeps meaning what it meant. A non-zero target is at least 1/s (or the peak,
+///   if lower). `--peak` does not touch these scenarios, and is an error when every scenario
+///   is open-model (it would be silently ignored); `--peak-rate` likewise needs an open-model
+///   scenario.
+///
+/// `--duration` still applies afterwards and squeezes the whole table proportionally.
 ///
 /// | profile | stages (duration → fraction of peak) | total |
 /// |---|---|---|
@@ -375,34 +404,110 @@ pub(crate) fn apply(
     scenarios: Option<&mut Vec<Scenario>>,
     opts: &LoadOptions,
 ) -> Option<Option<String>> {
-    let peak = match opts.peak {
-        Some(0) => {
-            cx.flag_error("--peak", "the peak must be at least 1 VU");
-            return None;
-        }
-        peak => peak.and_then(NonZeroU32::new),
-    };
+    let peaks = peak_flags(cx, opts)?;
     let Some(name) = &opts.profile else {
-        if peak.is_some() {
-            cx.flag_error("--peak", "--peak scales a profile; add --profile NAME (see --list-profiles)");
-            return None;
+        for (flag, given) in [("--peak", peaks.vus.is_some()), ("--peak-rate", peaks.rate.is_some())] {
+            if given {
+                cx.flag_error(
+                    flag,
+                    format!("{flag} scales a profile; add --profile NAME (see --list-profiles)"),
+                );
+            }
         }
-        return Some(None);
+        return (peaks.vus.is_none() && peaks.rate.is_none()).then_some(None);
+    };
+    let Some(scenarios) = scenarios else {
+        // The scenarios have mistakes (reported): only the profile's name can be checked.
+        let known = plan_profiles.iter().any(|p| p.name == *name) || BUILTINS.iter().any(|b| b.name == name);
+        if !known {
+            cx.flag_error("--profile", unknown_profile(name, &listing(plan_profiles)));
+        }
+        return known.then(|| Some(name.clone()));
     };
     if let Some(profile) = plan_profiles.iter().find(|p| p.name == *name) {
-        if let Some(scenarios) = scenarios {
-            apply_plan_profile(profile, scenarios, peak);
-        }
-        return Some(Some(name.clone()));
+        apply_plan_profile(profile, scenarios, peaks);
+    } else if let Some(builtin) = BUILTINS.iter().find(|b| b.name == name) {
+        shape(scenarios, builtin, peaks);
+    } else {
+        cx.flag_error("--profile", unknown_profile(name, &listing(plan_profiles)));
+        return None;
     }
-    if let Some(builtin) = BUILTINS.iter().find(|b| b.name == name) {
-        if let Some(scenarios) = scenarios {
-            shape(scenarios, builtin, peak);
+    peaks_fit(cx, scenarios, peaks).then(|| Some(name.clone()))
+}
+
+/// `--peak` and `--peak-rate`, read.
+#[derive(Debug, Clone, Copy, Default)]
+struct Peaks {
+    /// Peak VUs of closed-model scenarios.
+    vus: Option<NonZeroU32>,
+    /// Peak arrival rate of open-model scenarios.
+    rate: Option<Rate>,
+}
+
+/// Reads `--peak` and `--peak-rate` (`None` after reporting a bad one).
+fn peak_flags(cx: &mut Cx, opts: &LoadOptions) -> Option<Peaks> {
+    let vus = match opts.peak {
+        Some(0) => {
+            cx.flag_error("--peak", "the peak must be at least 1 VU");
+            None
         }
-        return Some(Some(name.clone()));
+        peak => Some(peak.and_then(NonZeroU32::new)),
+    };
+    let rate = match opts.peak_rate.as_deref().map(parse_peak_rate) {
+        Some(Err(message)) => {
+            cx.flag_error("--peak-rate", message);
+            None
+        }
+        Some(Ok(rate)) => Some(Some(rate)),
+        None => Some(None),
+    };
+    Some(Peaks { vus: vus?, rate: rate? })
+}
+
+/// `100/s`, `6000/m`, `5/10s`, or a bare number of iterations per second; above 0.
+fn parse_peak_rate(text: &str) -> Result<Rate, String> {
+    let bad = || format!("expected a rate above 0 like 100/s, 6000/m or 100 (per second), found `{text}`");
+    let (count, per) = match text.split_once('/') {
+        None => (text, Duration::from_secs(1)),
+        Some((count, unit)) => {
+            let unit = unit.trim();
+            // `5/10s` carries its own length; `/m` means one of the unit.
+            let per = if unit.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
+                crate::parse_duration(unit)
+            } else {
+                crate::parse_duration(&format!("1{unit}"))
+            };
+            (count, per.map_err(|_| bad())?)
+        }
+    };
+    let count: f64 = count.trim().parse().map_err(|_| bad())?;
+    if !count.is_finite() || count <= 0.0 || per.is_zero() {
+        return Err(bad());
     }
-    cx.flag_error("--profile", unknown_profile(name, &listing(plan_profiles)));
-    None
+    Ok(Rate { per_second: count / per.as_secs_f64() })
+}
+
+/// Whether each peak flag given has scenarios to shape; a flag that would change nothing is an
+/// error rather than silently ignored (`--peak 200` on an arrival-rate plan meant something).
+fn peaks_fit(cx: &mut Cx, scenarios: &[Scenario], peaks: Peaks) -> bool {
+    let open = scenarios.iter().filter(|s| s.executor.is_open_model()).count();
+    let closed = scenarios.len() - open;
+    let mut ok = true;
+    if let Some(vus) = peaks.vus.filter(|_| closed == 0) {
+        let msg = format!(
+            "--peak counts the VUs of closed-model scenarios and every scenario here starts iterations at an arrival rate; give their peak rate with --peak-rate, e.g. --peak-rate {vus}/s"
+        );
+        cx.flag_error("--peak", msg);
+        ok = false;
+    }
+    if peaks.rate.is_some() && open == 0 {
+        cx.flag_error(
+            "--peak-rate",
+            "--peak-rate shapes arrival-rate (open-model) scenarios and none runs at an arrival rate here; give the peak VUs with --peak N",
+        );
+        ok = false;
+    }
+    ok
 }
 
 pub(crate) fn unknown_profile(name: &str, known: &[ProfileInfo]) -> String {
@@ -414,7 +519,7 @@ pub(crate) fn unknown_profile(name: &str, known: &[ProfileInfo]) -> String {
     msg
 }
 
-fn apply_plan_profile(profile: &PlanProfile, scenarios: &mut [Scenario], peak: Option<NonZeroU32>) {
+fn apply_plan_profile(profile: &PlanProfile, scenarios: &mut [Scenario], peaks: Peaks) {
     for o in &profile.overrides {
         let s = &mut scenarios[o.index];
         s.executor = o.executor.clone();
@@ -428,11 +533,41 @@ fn apply_plan_profile(profile: &PlanProfile, scenarios: &mut [Scenario], peak: O
     for s in scenarios.iter_mut() {
         s.executor.scale(profile.vus, profile.duration);
     }
-    if let Some(peak) = peak {
-        let peaks = peaks(scenarios, Some(peak));
-        for (s, p) in scenarios.iter_mut().zip(peaks) {
+    // Each flag scales its own model only: VUs and arrival rates do not compare.
+    if let Some(peak) = peaks.vus {
+        let vus = vu_peaks(scenarios, Some(peak));
+        for (s, p) in scenarios.iter_mut().zip(vus).filter(|(s, _)| !s.executor.is_open_model()) {
             s.executor.scale(Some(p), None);
         }
+    }
+    if let Some(peak) = peaks.rate {
+        let rates = rate_peaks(scenarios, Some(peak));
+        for (s, to) in scenarios.iter_mut().zip(rates) {
+            if let Some(own) = own_peak_rate(&s.executor).filter(|r| *r > 0.0) {
+                scale_rates(&mut s.executor, to / own);
+            }
+        }
+    }
+}
+
+/// Multiplies every rate of an open-model executor by `factor` (a breakpoint's steps too, so
+/// that it takes as many steps as before); closed-model executors are left alone.
+fn scale_rates(e: &mut Executor, factor: f64) {
+    let times = |r: &mut Rate| r.per_second *= factor;
+    match e {
+        Executor::ConstantArrivalRate { rate, .. } => times(rate),
+        Executor::RampingArrivalRate { start_rate, stages, .. } => {
+            times(start_rate);
+            stages.iter_mut().for_each(|s| times(&mut s.target));
+        }
+        Executor::Breakpoint { start_rate, max_rate, ramp, .. } => {
+            times(start_rate);
+            times(max_rate);
+            if let BreakpointRamp::Steps { increase, .. } = ramp {
+                times(increase);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -444,28 +579,82 @@ pub(crate) fn apply_builtin(
 ) -> Result<(), String> {
     let builtin =
         BUILTINS.iter().find(|b| b.name == name).ok_or_else(|| unknown_profile(name, &builtin_profiles()))?;
-    shape(scenarios, builtin, peak);
+    shape(scenarios, builtin, Peaks { vus: peak, rate: None });
     Ok(())
 }
 
-/// Every scenario becomes ramping-vus along the built-in's table, scaled to its peak.
-fn shape(scenarios: &mut [Scenario], builtin: &Builtin, peak: Option<NonZeroU32>) {
-    let peaks = peaks(scenarios, peak);
-    for (s, peak) in scenarios.iter_mut().zip(peaks) {
-        let graceful_ramp_down = match &s.executor {
-            Executor::RampingVus { graceful_ramp_down, .. } => *graceful_ramp_down,
-            _ => GRACEFUL_DEFAULT,
+/// Every scenario follows the built-in's table, scaled to its peak, in its own model:
+/// closed-model ones as ramping-vus, open-model ones as ramping-arrival-rate.
+fn shape(scenarios: &mut [Scenario], builtin: &Builtin, peaks: Peaks) {
+    let vus = vu_peaks(scenarios, peaks.vus);
+    let rates = rate_peaks(scenarios, peaks.rate);
+    for ((s, vus), rate) in scenarios.iter_mut().zip(vus).zip(rates) {
+        s.executor = match open_pool(&s.executor) {
+            Some(pool) => shaped_rate(builtin, rate, pool),
+            None => shaped_vus(builtin, vus, &s.executor),
         };
-        let stages = builtin
-            .stages
-            .iter()
-            .map(|&(secs, fraction)| Stage {
-                duration: Duration::from_secs(secs),
-                target: of_peak(fraction, peak),
-            })
-            .collect();
-        s.executor = Executor::RampingVus { start_vus: 0, stages, graceful_ramp_down };
     }
+}
+
+/// The VU pool and arrivals of an open-model executor, which a shape keeps; `None` for a
+/// closed model.
+fn open_pool(e: &Executor) -> Option<(u32, u32, Arrivals)> {
+    match e {
+        Executor::ConstantArrivalRate { pre_allocated_vus, max_vus, arrivals, .. }
+        | Executor::RampingArrivalRate { pre_allocated_vus, max_vus, arrivals, .. }
+        | Executor::Breakpoint { pre_allocated_vus, max_vus, arrivals, .. } => {
+            Some((*pre_allocated_vus, *max_vus, *arrivals))
+        }
+        _ => None,
+    }
+}
+
+fn shaped_vus(builtin: &Builtin, peak: NonZeroU32, was: &Executor) -> Executor {
+    let graceful_ramp_down = match was {
+        Executor::RampingVus { graceful_ramp_down, .. } => *graceful_ramp_down,
+        _ => GRACEFUL_DEFAULT,
+    };
+    let stages = builtin
+        .stages
+        .iter()
+        .map(|&(secs, fraction)| Stage {
+            duration: Duration::from_secs(secs),
+            target: of_peak(fraction, peak),
+        })
+        .collect();
+    Executor::RampingVus { start_vus: 0, stages, graceful_ramp_down }
+}
+
+/// `peak` is per second.
+fn shaped_rate(
+    builtin: &Builtin,
+    peak: f64,
+    (pre_allocated_vus, max_vus, arrivals): (u32, u32, Arrivals),
+) -> Executor {
+    let stages = builtin
+        .stages
+        .iter()
+        .map(|&(secs, fraction)| RateStage {
+            duration: Duration::from_secs(secs),
+            target: of_peak_rate(fraction, peak),
+        })
+        .collect();
+    Executor::RampingArrivalRate {
+        start_rate: Rate { per_second: 0.0 },
+        stages,
+        pre_allocated_vus,
+        max_vus,
+        arrivals,
+    }
+}
+
+/// `fraction` of `peak` per second; a non-zero fraction is at least [`MIN_SHAPED_RATE`] (or the
+/// peak, if lower).
+fn of_peak_rate(fraction: f64, peak: f64) -> Rate {
+    if fraction <= 0.0 {
+        return Rate { per_second: 0.0 };
+    }
+    Rate { per_second: (fraction * peak).max(MIN_SHAPED_RATE.min(peak)) }
 }
 
 /// `fraction` of `peak`, rounded; a non-zero fraction stays at least 1 VU.
@@ -476,14 +665,22 @@ fn of_peak(fraction: f64, peak: NonZeroU32) -> u32 {
     ((fraction * f64::from(peak.get())).round() as u32).max(1)
 }
 
-/// Each scenario's peak: its own (its most VUs), or with `--peak N`, N for the largest and the
-/// others in proportion. A scenario without VUs counts as the default peak.
-fn peaks(scenarios: &[Scenario], peak: Option<NonZeroU32>) -> Vec<NonZeroU32> {
+/// Each closed-model scenario's peak VUs: its own (its most VUs), or with `--peak N`, N for the
+/// largest and the others in proportion. A scenario without VUs counts as the default peak.
+/// Open-model scenarios get an entry too (for zipping), which nothing reads.
+fn vu_peaks(scenarios: &[Scenario], peak: Option<NonZeroU32>) -> Vec<NonZeroU32> {
     let fallback = NonZeroU32::new(DEFAULT_PEAK).unwrap_or(NonZeroU32::MIN);
     let own: Vec<NonZeroU32> =
         scenarios.iter().map(|s| NonZeroU32::new(s.executor.max_vus()).unwrap_or(fallback)).collect();
     let Some(peak) = peak else { return own };
-    let largest = own.iter().copied().max().unwrap_or(fallback);
+    // The largest closed-model scenario: an open one's `max_vus` is a pool size, not load.
+    let largest = scenarios
+        .iter()
+        .zip(&own)
+        .filter(|(s, _)| !s.executor.is_open_model())
+        .map(|(_, o)| *o)
+        .max()
+        .unwrap_or(fallback);
     own.iter()
         .map(|o| {
             let scaled = (u64::from(peak.get()) * u64::from(o.get()) + u64::from(largest.get()) / 2)
@@ -491,4 +688,38 @@ fn peaks(scenarios: &[Scenario], peak: Option<NonZeroU32>) -> Vec<NonZeroU32> {
             NonZeroU32::new(u32::try_from(scaled).unwrap_or(u32::MAX)).unwrap_or(NonZeroU32::MIN)
         })
         .collect()
+}
+
+/// A scenario's own peak arrival rate per second: its constant rate, the highest of a ramp's
+/// start and stage targets, or a breakpoint's `max_rate`; `None` for a closed model.
+fn own_peak_rate(e: &Executor) -> Option<f64> {
+    match e {
+        Executor::ConstantArrivalRate { rate, .. } => Some(rate.per_second),
+        Executor::RampingArrivalRate { start_rate, stages, .. } => {
+            Some(stages.iter().map(|s| s.target.per_second).fold(start_rate.per_second, f64::max))
+        }
+        Executor::Breakpoint { max_rate, .. } => Some(max_rate.per_second),
+        _ => None,
+    }
+}
+
+/// Each open-model scenario's peak rate per second: its own, or with `--peak-rate R`, R for the
+/// highest and the others in proportion. A scenario whose rate is all 0 counts as the default
+/// peak rate. Closed-model scenarios get an entry too (for zipping), which nothing reads.
+fn rate_peaks(scenarios: &[Scenario], peak: Option<Rate>) -> Vec<f64> {
+    let own: Vec<f64> = scenarios
+        .iter()
+        .map(|s| own_peak_rate(&s.executor).filter(|r| *r > 0.0).unwrap_or(DEFAULT_PEAK_RATE))
+        .collect();
+    let Some(peak) = peak else { return own };
+    let highest = scenarios
+        .iter()
+        .zip(&own)
+        .filter(|(s, _)| s.executor.is_open_model())
+        .map(|(_, r)| *r)
+        .fold(0.0, f64::max);
+    if highest <= 0.0 {
+        return own;
+    }
+    own.iter().map(|r| peak.per_second * r / highest).collect()
 }

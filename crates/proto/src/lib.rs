@@ -8,6 +8,7 @@
 //! the registry of protocols the binary built.
 #![warn(missing_docs)]
 
+pub mod check;
 mod counted;
 mod recorder;
 mod render;
@@ -21,7 +22,7 @@ use std::sync::Arc;
 pub use counted::{ByteCounter, Counted};
 pub use recorder::{BatchSender, Recorder, RecorderStats};
 pub use render::{Feeds, RenderError};
-pub use tags::{StepTags, TagCache, TagSetBuilder};
+pub use tags::{StepTags, TagCache, TagKey, TagSetBuilder};
 pub use vu::{SessionSlot, Vars, Vu, VuIdentity};
 
 /// A boxed future, as returned by [`Action::run`].

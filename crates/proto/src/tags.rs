@@ -17,9 +17,24 @@ use std::sync::Arc;
 
 use stampede_metrics::{Registry, TagSetId};
 
+use crate::FailureKind;
+
 /// At most this many keys are cached per action and VU; a step that sees more (a server
 /// answering with ever new statuses) recycles the last slot, so memory stays bounded.
 pub const MAX_TAG_ENTRIES_PER_ACTION: usize = 16;
+
+/// What varies between a step's tag sets, the usual key of a [`TagCache`]: the failure, the
+/// group, and the protocol's own `status` (HTTP's status code, gRPC's code, `()` for none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagKey<S> {
+    /// The protocol's status part.
+    pub status: S,
+    /// Why the step failed, if it did.
+    pub failure: Option<FailureKind>,
+    /// The VU's group path, empty outside groups. The engine hands out one `Arc` per group,
+    /// and `Arc<str>`'s `==` compares the pointers before the text, so a hit is cheap.
+    pub group: Arc<str>,
+}
 
 /// The interned tag sets of one step outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,7 +125,7 @@ impl<'a> TagSetBuilder<'a> {
     }
 
     /// Interns the step's set and, for each of `checks` (names), the set plus `check:<name>`.
-    pub fn intern<'c>(mut self, checks: impl IntoIterator<Item = &'c str>, registry: &Registry) -> StepTags {
+    pub fn intern(mut self, checks: impl IntoIterator<Item = &'a str>, registry: &Registry) -> StepTags {
         let step = registry.intern(&self.tags);
         let checks = checks
             .into_iter()
@@ -129,15 +144,20 @@ impl<'a> TagSetBuilder<'a> {
 mod tests {
     use super::*;
 
-    #[derive(Debug, PartialEq, Eq)]
-    struct Key {
-        status: u16,
-        group: Arc<str>,
+    type Key = TagKey<u16>;
+
+    fn key(status: u16, failure: Option<FailureKind>, group: &Arc<str>) -> Key {
+        TagKey { status, failure, group: group.clone() }
     }
 
     fn build(registry: &Registry, key: &Key) -> StepTags {
         let status = key.status.to_string();
-        TagSetBuilder::new(&[], "home").tag("status", &status).group(&key.group).intern(["ok"], registry)
+        let error = key.failure.map(|f| f.tag());
+        TagSetBuilder::new(&[], "home")
+            .tag("status", &status)
+            .group(&key.group)
+            .error(error.as_deref())
+            .intern(["ok"], registry)
     }
 
     #[test]
@@ -147,29 +167,31 @@ mod tests {
         let mut cache = TagCache::default();
         let mut builds = 0;
         let first = cache
-            .get(0, Key { status: 200, group: group.clone() }, |k| {
+            .get(0, key(200, None, &group), |k| {
                 builds += 1;
                 build(&registry, k)
             })
             .clone();
         // The same text in another `Arc` is the same group.
         let again = cache
-            .get(0, Key { status: 200, group: Arc::from("::login") }, |k| {
+            .get(0, key(200, None, &Arc::from("::login")), |k| {
                 builds += 1;
                 build(&registry, k)
             })
             .clone();
         assert_eq!((first.clone(), builds), (again, 1));
-        let other = cache.get(0, Key { status: 500, group }, |k| build(&registry, k)).step;
+        let other = cache.get(0, key(500, None, &group), |k| build(&registry, k)).step;
         assert_ne!(other, first.step);
-        assert_eq!(cache.cached(0), 2);
+        let failed = cache.get(0, key(500, Some(FailureKind::Status(500)), &group), |k| build(&registry, k));
+        assert_eq!(registry.tagset(failed.step).get("error"), Some("status_500"));
+        assert_eq!(cache.cached(0), 3);
         assert_eq!(cache.cached(1), 0);
 
         let set = registry.tagset(first.step);
         assert_eq!(set.get("name"), Some("home"));
         assert_eq!(set.get("status"), Some("200"));
         assert_eq!(set.get("group"), Some("::login"));
-        assert_eq!(set.get("check"), None);
+        assert_eq!((set.get("error"), set.get("check")), (None, None));
         let check = registry.tagset(first.checks[0]);
         assert_eq!((check.get("check"), check.get("status")), (Some("ok"), Some("200")));
     }
@@ -180,7 +202,7 @@ mod tests {
         let group: Arc<str> = Arc::from("");
         let mut cache = TagCache::default();
         for status in 100..200 {
-            let id = cache.get(3, Key { status, group: group.clone() }, |k| build(&registry, k)).step;
+            let id = cache.get(3, key(status, None, &group), |k| build(&registry, k)).step;
             assert_eq!(registry.tagset(id).get("status"), Some(&*status.to_string()));
         }
         assert_eq!(cache.cached(3), MAX_TAG_ENTRIES_PER_ACTION);

@@ -21,7 +21,7 @@ use tokio_websockets::{ClientBuilder, Message};
 
 use crate::matching::{Candidate, Correlations, key_at};
 use crate::socket::{Endpoint, Incoming, MAX_PENDING, Pending, Shared, Socket};
-use crate::tags::{TagCache, TagSource};
+use crate::tags::{TagCache, TagKey, TagSource};
 use crate::{Error, WsProtocol};
 
 const USER_AGENT_VALUE: &str = concat!("stampede/", env!("CARGO_PKG_VERSION"));
@@ -367,14 +367,11 @@ impl WsAction {
         let identity = vu.identity().tags.clone();
         let group = vu.group.clone();
         let (session, recorder) = vu.session_and_recorder(self.slot, WsSession::default);
-        let source = TagSource {
-            action: self.index,
-            identity: &identity,
-            name: &self.name,
-            kind: self.kind.name(),
-            checks: &self.checks,
-        };
-        let tags = session.tags.get(&source, (Some(FailureKind::Variable), &group), recorder.registry());
+        let source =
+            TagSource { identity: &identity, name: &self.name, kind: self.kind.name(), checks: &self.checks };
+        let key = TagKey { status: (), failure: Some(FailureKind::Variable), group };
+        let registry = recorder.registry();
+        let tags = session.tags.get(self.index, key, |key| source.intern(key, registry));
         recorder.record(builtin::WS_FAILED, tags.step, 1.0);
         StepOutcome { failed: true, status: None }
     }
@@ -432,14 +429,11 @@ impl WsAction {
         let end = Instant::now();
         let failure = result.err();
 
-        let source = TagSource {
-            action: self.index,
-            identity: &identity,
-            name: &self.name,
-            kind: self.kind.name(),
-            checks: &self.checks,
-        };
-        let tags = tags.get(&source, (failure, &group), recorder.registry());
+        let source =
+            TagSource { identity: &identity, name: &self.name, kind: self.kind.name(), checks: &self.checks };
+        let registry = recorder.registry();
+        let key = TagKey { status: (), failure, group };
+        let tags = tags.get(self.index, key, |key| source.intern(key, registry));
         let t = tags.step;
         let mut record = |metric, value: f64| recorder.record_at(metric, t, end, value);
         if let Some(d) = rec.connecting {

@@ -7,6 +7,7 @@ use std::sync::{Mutex, OnceLock};
 use serde_json::Value;
 use serde_json_path::JsonPath;
 use stampede_plan::{Check, CheckKind, WsCondition};
+use stampede_proto::check::{json_check, json_equal};
 
 /// The correlation paths of every `receive` of the protocol, numbered when steps compile.
 ///
@@ -137,37 +138,12 @@ impl<'a> Candidate<'a> {
                 CheckKind::BodyContains(needle) => {
                     memchr::memmem::find(self.payload, needle.as_bytes()).is_some()
                 }
-                CheckKind::JsonEquals { path, expected } => self.json().is_some_and(|doc| {
-                    path.query(doc).exactly_one().is_ok_and(|node| json_equal(node, expected))
-                }),
                 // The plan gives ws steps no status checks (a message has no status to pass),
-                // nor the http-only kinds (headers, duration, ...).
-                _ => false,
+                // nor the http-only kinds (headers, duration, ...): those answer `None`.
+                kind => json_check(kind, self.json()).unwrap_or(false),
             };
             report(i, passed);
         }
-    }
-}
-
-/// JSON equality where numbers compare by value (`1` equals `1.0`), recursively.
-pub(crate) fn json_equal(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => {
-            if let (Some(x), Some(y)) = (x.as_i64(), y.as_i64()) {
-                x == y
-            } else if let (Some(x), Some(y)) = (x.as_u64(), y.as_u64()) {
-                x == y
-            } else {
-                x.as_f64() == y.as_f64()
-            }
-        }
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_equal(a, b))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, a)| y.get(k).is_some_and(|b| json_equal(a, b)))
-        }
-        _ => a == b,
     }
 }
 

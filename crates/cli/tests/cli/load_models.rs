@@ -202,6 +202,10 @@ fn profiles_are_listed_and_applied() {
     for p in ["baseline", "target", "ramp-up", "spike", "sustained", "stress", "soak"] {
         assert!(listing.contains(p), "{p} missing from:\n{listing}");
     }
+    assert!(
+        listing.contains("arrival-rate scenarios become ramping-arrival-rate, peaking at --peak-rate"),
+        "{listing}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("r.json");
     let o = bin()
@@ -240,4 +244,60 @@ fn profiles_are_listed_and_applied() {
         .output()
         .unwrap();
     assert!(matches!(o.status.code(), Some(0) | Some(99)), "{}", text(&o));
+}
+
+/// A built-in profile keeps an open model open: `--profile spike` on arrival-rate scenarios
+/// shapes their arrival rate (ramping-arrival-rate), so the iterations started follow the rate
+/// whatever the target does, and a pool too small for the surge drops iterations instead of
+/// slowing the schedule down (a closed model never drops any).
+#[test]
+fn a_builtin_profile_shapes_the_arrival_rate_of_open_scenarios() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = r#"
+target: http://127.0.0.1:9
+scenarios:
+  steady:
+    executor: constant-arrival-rate
+    rate: 1200
+    time_unit: 1m
+    duration: 1m
+    pre_allocated_vus: 4
+    max_vus: 20
+    flow: [ { http: { url: /health } } ]
+  starved:
+    executor: constant-arrival-rate
+    rate: 40
+    duration: 1m
+    pre_allocated_vus: 1
+    max_vus: 1
+    flow: [ { http: { url: "/health?delay=100ms" } } ]
+"#;
+    // The spike table averages 0.48125 of its peak, so squeezed into 2 s it schedules
+    // 0.48125 × 20/s × 2 s ≈ 19 iterations of `steady` and ≈ 38.5 of `starved`.
+    let (o, r) = run_plan(dir.path(), yaml, &["--demo", "--profile", "spike", "--duration", "2s"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let count = |name: &str, key: &str| scenario(&r, name)[key].as_u64().unwrap_or(0);
+    for name in ["steady", "starved"] {
+        assert_eq!(scenario(&r, name)["executor"], "ramping-arrival-rate", "{name}\n{}", text(&o));
+    }
+    let steady = count("steady", "iterations");
+    assert!((17..=21).contains(&steady), "≈19 iterations at 20/s peak: {steady}\n{}", text(&o));
+    assert_eq!(count("steady", "dropped_iterations"), 0);
+    // One VU at 100 ms an iteration runs at most ~10/s: the rest of the spike is dropped.
+    let (done, dropped) = (count("starved", "iterations"), count("starved", "dropped_iterations"));
+    assert!((36..=41).contains(&(done + dropped)), "≈38.5 scheduled: {done} + {dropped}\n{}", text(&o));
+    assert!(dropped >= 10 && done <= 22, "the pool of one VU cannot keep up: {done} + {dropped} dropped");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("steady (ramping-arrival-rate):"), "{stdout}");
+
+    // --peak counts VUs: on a plan of arrival rates it is an error that points to --peak-rate,
+    // and --peak-rate is read like a plan's rates.
+    let plan = dir.path().join("plan.yaml");
+    let plan = plan.to_str().unwrap();
+    let o = bin().args(["run", plan, "--profile", "spike", "--peak", "50"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("--peak-rate 50/s"), "{}", text(&o));
+    let o = bin().args(["run", plan, "--profile", "spike", "--peak-rate", "fast"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("expected a rate above 0 like 100/s"), "{}", text(&o));
 }

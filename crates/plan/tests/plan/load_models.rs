@@ -492,6 +492,209 @@ fn builtin_profiles_are_scaled_by_the_peak() {
     );
 }
 
+// ---- built-in profiles keep an open model open ----
+
+/// One scenario of each model; `open` is 50/s written as 3000 per minute.
+const MIXED: &str = r#"target: http://127.0.0.1:1
+scenarios:
+  open:
+    executor: constant-arrival-rate
+    rate: 3000
+    time_unit: 1m
+    duration: 2m
+    pre_allocated_vus: 20
+    max_vus: 100
+    arrivals: { poisson: { seed: 7 } }
+    flow: [{ http: { url: /open } }]
+  ramp:
+    executor: ramping-arrival-rate
+    start_rate: 5
+    stages: [{ duration: 1m, target: 20 }, { duration: 1m, target: 10 }]
+    pre_allocated_vus: 2
+    max_vus: 4
+    flow: [{ http: { url: /ramp } }]
+  find:
+    executor: breakpoint
+    start_rate: 10
+    max_rate: 200
+    step: { every: 10s, increase: 10 }
+    pre_allocated_vus: 3
+    max_vus: 6
+    flow: [{ http: { url: /find } }]
+  closed:
+    executor: constant-vus
+    vus: 8
+    duration: 1m
+    flow: [{ http: { url: /closed } }]
+"#;
+
+/// The spike table's durations (s) and fractions, as `builtin_profiles` lists them.
+fn spike_table() -> Vec<(u64, f64)> {
+    let spike = builtin_profiles().into_iter().find(|p| p.name == "spike").unwrap();
+    spike.stages.iter().map(|s| (s.duration.as_secs(), s.fraction)).collect()
+}
+
+/// A ramping-arrival-rate, with its rates per second and durations in whole seconds.
+struct RateShape {
+    start: f64,
+    stages: Vec<(u64, f64)>,
+    pool: (u32, u32),
+    arrivals: Arrivals,
+}
+
+fn rate_shape(e: &Executor) -> RateShape {
+    let Executor::RampingArrivalRate { start_rate, stages, pre_allocated_vus, max_vus, arrivals } = e else {
+        panic!("expected ramping-arrival-rate, got {e:?}")
+    };
+    RateShape {
+        start: start_rate.per_second,
+        stages: stages.iter().map(|s| (s.duration.as_secs(), s.target.per_second)).collect(),
+        pool: (*pre_allocated_vus, *max_vus),
+        arrivals: *arrivals,
+    }
+}
+
+fn assert_rates(got: &[(u64, f64)], want: &[(u64, f64)]) {
+    let close =
+        got.len() == want.len() && got.iter().zip(want).all(|(g, w)| g.0 == w.0 && (g.1 - w.1).abs() < 1e-9);
+    assert!(close, "expected stages {want:?}\n             got {got:?}");
+}
+
+#[test]
+fn a_builtin_shapes_the_arrival_rate_of_an_open_model_scenario() {
+    let plan = ok_with(MIXED, &with("spike", None));
+    let table = spike_table();
+    // 3000 per minute is 50/s: each stage's target is its fraction of 50/s; the VU pool and
+    // the arrivals stay as written.
+    let RateShape { start, stages, pool, arrivals } = rate_shape(executor(&plan, "open"));
+    assert_eq!(start, 0.0);
+    let want: Vec<(u64, f64)> = table.iter().map(|&(d, f)| (d, f * 50.0)).collect();
+    assert_rates(&stages, &want);
+    assert_rates(&stages, &[(60, 5.0), (60, 5.0), (30, 50.0), (180, 50.0), (30, 5.0), (60, 5.0), (60, 0.0)]);
+    assert_eq!(pool, (20, 100));
+    assert_eq!(arrivals, Arrivals::Poisson { seed: 7 });
+    // A ramp peaks at its highest target (20/s), a breakpoint at its max_rate (200/s).
+    let RateShape { stages, pool, .. } = rate_shape(executor(&plan, "ramp"));
+    assert_rates(&stages, &table.iter().map(|&(d, f)| (d, f * 20.0)).collect::<Vec<_>>());
+    assert_eq!(pool, (2, 4));
+    let RateShape { stages, pool, arrivals, .. } = rate_shape(executor(&plan, "find"));
+    assert_rates(&stages, &table.iter().map(|&(d, f)| (d, f * 200.0)).collect::<Vec<_>>());
+    assert_eq!((pool, arrivals), ((3, 6), Arrivals::Uniform));
+    // The journey stays.
+    assert_eq!(url(&steps(&plan.scenarios[0].users[0].behavior)[0]), "/open");
+
+    // `--duration` squeezes the rate table as it does a VU table.
+    let mut squeezed = plan.clone();
+    squeezed.scale(None, Some(secs(8)));
+    assert_eq!(executor(&squeezed, "open").duration(), secs(8));
+    assert!(matches!(executor(&squeezed, "open"), Executor::RampingArrivalRate { .. }));
+
+    // Smoke: 1% of the peak, but at least 1/s (or the peak, when lower), as it is 1 VU.
+    let plan = ok_with(MIXED, &with("smoke", None));
+    let stages = rate_shape(executor(&plan, "open")).stages;
+    assert_rates(&stages, &[(0, 1.0), (60, 1.0)]);
+    let slow = MIXED.replace("rate: 3000", "rate: 30");
+    let plan = ok_with(&slow, &with("smoke", None));
+    let stages = rate_shape(executor(&plan, "open")).stages;
+    assert_rates(&stages, &[(0, 0.5), (60, 0.5)]);
+}
+
+#[test]
+fn a_builtin_leaves_closed_model_scenarios_as_before() {
+    let plan = ok_with(MIXED, &with("spike", None));
+    let Executor::RampingVus { start_vus, stages, graceful_ramp_down } = executor(&plan, "closed") else {
+        panic!("ramping-vus")
+    };
+    assert_eq!((*start_vus, *graceful_ramp_down), (0, secs(30)));
+    let shape: Vec<(u64, u32)> = stages.iter().map(|s| (s.duration.as_secs(), s.target)).collect();
+    assert_eq!(shape, [(60, 1), (60, 1), (30, 8), (180, 8), (30, 1), (60, 1), (60, 0)]);
+    // The open scenarios' pools (up to 100 VUs) do not make the closed one's peak.
+    let plan = ok_with(MIXED, &with("load", None));
+    assert_eq!(executor(&plan, "closed").max_vus(), 8);
+}
+
+#[test]
+fn peak_counts_vus_and_peak_rate_counts_arrivals() {
+    let rates = |plan: &Plan, name: &str| -> Vec<f64> {
+        rate_shape(executor(plan, name)).stages.iter().map(|s| s.1).collect()
+    };
+    // --peak: closed-model scenarios only; the open ones keep their own rates and pools.
+    let plan = ok_with(MIXED, &with("stress", Some(40)));
+    assert_eq!(executor(&plan, "closed").max_vus(), 40);
+    assert_eq!(rates(&plan, "open").iter().copied().fold(0.0, f64::max), 50.0);
+    assert_eq!(rate_shape(executor(&plan, "open")).pool, (20, 100));
+
+    // --peak-rate: the highest open scenario (find, 200/s) to R, the others in proportion;
+    // the closed one keeps its own peak. `6000/m`, `100/s` and `100` are the same.
+    for written in ["100/s", "6000/m", "100", "50/500ms"] {
+        let opts = LoadOptions { peak_rate: Some(written.into()), ..with("load", None) };
+        let plan = ok_with(MIXED, &opts);
+        assert_rates(&rate_shape(executor(&plan, "find")).stages, &[(300, 100.0), (1800, 100.0), (300, 0.0)]);
+        assert_rates(&rate_shape(executor(&plan, "open")).stages, &[(300, 25.0), (1800, 25.0), (300, 0.0)]);
+        assert_eq!(rates(&plan, "ramp"), [10.0, 10.0, 0.0], "{written}");
+        assert_eq!(executor(&plan, "closed").max_vus(), 8);
+    }
+    // Both at once, each on its own model.
+    let opts = LoadOptions { peak_rate: Some("10/s".into()), ..with("spike", Some(3)) };
+    let plan = ok_with(MIXED, &opts);
+    assert_eq!(executor(&plan, "closed").max_vus(), 3);
+    assert_eq!(rates(&plan, "find").iter().copied().fold(0.0, f64::max), 10.0);
+
+    // A plan profile: its own semantics, then --peak-rate scales the rates it left (a
+    // breakpoint's steps too) and --peak the VUs; an open scenario's pool is not its peak.
+    let src = format!("{MIXED}profiles:\n  short: {{ duration: 30s }}\n");
+    let opts = LoadOptions { peak_rate: Some("400/s".into()), ..with("short", Some(16)) };
+    let plan = ok_with(&src, &opts);
+    assert_eq!(executor(&plan, "closed"), &Executor::ConstantVus { vus: nz(16), duration: secs(30) });
+    let Executor::ConstantArrivalRate { rate: r, duration, max_vus, .. } = executor(&plan, "open") else {
+        panic!("constant-arrival-rate")
+    };
+    assert_eq!((*r, *duration, *max_vus), (rate(100.0), secs(30), 100));
+    let Executor::Breakpoint { start_rate, max_rate, ramp, .. } = executor(&plan, "find") else {
+        panic!("breakpoint")
+    };
+    assert_eq!((*start_rate, *max_rate), (rate(20.0), rate(400.0)));
+    assert_eq!(*ramp, BreakpointRamp::Steps { every: secs(10), increase: rate(20.0) });
+    let Executor::RampingArrivalRate { start_rate, stages, .. } = executor(&plan, "ramp") else {
+        panic!("ramping-arrival-rate")
+    };
+    assert_eq!(*start_rate, rate(10.0));
+    assert_eq!(stages[0], RateStage { duration: secs(15), target: rate(40.0) });
+}
+
+#[test]
+fn peak_flags_that_would_change_nothing_are_errors() {
+    let open_only = MIXED.split("  closed:").next().unwrap();
+    let errs = errors_with(open_only, &with("spike", Some(200)));
+    assert_eq!(
+        errs,
+        [
+            "0:0: --peak counts the VUs of closed-model scenarios and every scenario here starts iterations at an arrival rate; give their peak rate with --peak-rate, e.g. --peak-rate 200/s"
+        ]
+    );
+    let opts = LoadOptions { peak_rate: Some("100/s".into()), ..with("spike", None) };
+    let errs = errors_with(PROFILED, &opts);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0].starts_with("0:0: --peak-rate shapes arrival-rate (open-model) scenarios and none"),
+        "{errs:?}"
+    );
+    let opts = LoadOptions { peak_rate: Some("100/s".into()), ..LoadOptions::default() };
+    assert_eq!(
+        errors_with(MIXED, &opts),
+        ["0:0: --peak-rate scales a profile; add --profile NAME (see --list-profiles)"]
+    );
+    for bad in ["0", "-5/s", "fast", "10/parsec", "/s", "inf"] {
+        let opts = LoadOptions { peak_rate: Some(bad.into()), ..with("spike", None) };
+        let shown = parse(MIXED, "plan.yaml", &opts).unwrap_err().to_string();
+        assert!(
+            shown.starts_with("--peak-rate: expected a rate above 0 like 100/s")
+                && shown.contains(&format!("`{bad}`")),
+            "{bad}: {shown}"
+        );
+    }
+}
+
 #[test]
 fn profile_flag_mistakes() {
     let errs = errors_with(PROFILED, &with("soke", None));
