@@ -22,6 +22,13 @@ pub trait Condition: Send + Sync + std::fmt::Debug {
     /// Whether the condition holds for `vu` now.
     fn eval(&self, vu: &Vu) -> bool;
 
+    /// Readies what the condition reads from `vu` before [`Condition::eval`] (the plan's
+    /// expressions draw the data rows they read); `false` if the VU cannot go on (a data
+    /// source ran out: it is halted).
+    fn prepare(&self, _vu: &mut Vu) -> bool {
+        true
+    }
+
     /// Its value as a number, for `record:`; `None` when it is not a number (the sample is
     /// then skipped). By default 1 when it holds, else 0.
     fn number(&self, vu: &Vu) -> Option<f64> {
@@ -48,11 +55,19 @@ impl Scope for VuScope<'_> {
     fn var(&self, name: &str) -> Option<&str> {
         self.0.vars.get(name)
     }
+
+    fn column(&self, source: usize, column: usize) -> Option<&str> {
+        self.0.cell(source, column)
+    }
 }
 
 impl Condition for Expr {
     fn eval(&self, vu: &Vu) -> bool {
         self.is_true(&VuScope(vu))
+    }
+
+    fn prepare(&self, vu: &mut Vu) -> bool {
+        self.data_sources().iter().all(|&s| vu.ensure_row(s))
     }
 
     fn number(&self, vu: &Vu) -> Option<f64> {
@@ -92,15 +107,17 @@ pub(crate) struct CompiledRecord {
 
 impl CompiledControl {
     /// Whether the block runs at all (`if:`).
-    pub fn admits(&self, vu: &Vu) -> bool {
-        self.when.as_ref().is_none_or(|c| c.eval(vu))
+    pub fn admits(&self, vu: &mut Vu) -> bool {
+        self.when.as_ref().is_none_or(|c| c.prepare(vu) && c.eval(vu))
     }
 
     /// The most runs, and whether the next one (after `done` runs) may start.
-    pub fn may_run(&self, vu: &Vu, done: u32) -> bool {
+    pub fn may_run(&self, vu: &mut Vu, done: u32) -> bool {
         match &self.repeat {
             CompiledRepeat::Times(n) => done < *n,
-            CompiledRepeat::While { condition, max } => done < *max && condition.eval(vu),
+            CompiledRepeat::While { condition, max } => {
+                done < *max && condition.prepare(vu) && condition.eval(vu)
+            }
         }
     }
 
@@ -109,6 +126,9 @@ impl CompiledControl {
     /// metric's count in the summary shows how many values arrived.
     pub fn record(&self, vu: &mut Vu) {
         for r in self.record.iter() {
+            if !r.value.prepare(vu) {
+                return;
+            }
             let value = match r.kind {
                 MetricKind::Rate => Some(if r.value.eval(vu) { 1.0 } else { 0.0 }),
                 _ => r.value.number(vu).map(|v| r.unit.to_recorded(v)),

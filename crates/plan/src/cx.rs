@@ -370,7 +370,7 @@ impl<'a> Cx<'a> {
         }))
     }
 
-    fn data_indices(&self, source: &str, column: &str) -> Result<(usize, usize), String> {
+    pub(crate) fn data_indices(&self, source: &str, column: &str) -> Result<(usize, usize), String> {
         let Some(s) = self.data.iter().position(|(name, _)| name == source) else {
             let names: Vec<&str> = self.data.iter().map(|(n, _)| n.as_str()).collect();
             let mut msg = format!("unknown data source `{source}`");

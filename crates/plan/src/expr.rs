@@ -10,8 +10,9 @@
 //! ```
 //!
 //! Names are `last_status` (0 before the VU's first protocol step), `iteration` (0-based),
-//! `vu_id`, or a variable: a plan `vars:` entry (substituted here, as a constant) or a value
-//! extracted earlier by the VU (read when the expression runs; unset is the empty string).
+//! `vu_id`, a variable: a plan `vars:` entry (substituted here, as a constant) or a value
+//! extracted earlier by the VU (read when the expression runs; unset is the empty string), or
+//! a data column `source.column` (the row the VU drew; drawn first if the VU has none yet).
 //! Two values compare as numbers when both read as numbers, else as text. A value alone is
 //! true when it is `true`, a non-zero number or non-empty text.
 //!
@@ -37,6 +38,10 @@ pub trait Scope {
     fn vu_id(&self) -> u64;
     /// A variable the VU extracted, if set.
     fn var(&self, name: &str) -> Option<&str>;
+    /// Column `column` of the row the VU holds from data source `source`, if it holds one.
+    fn column(&self, _source: usize, _column: usize) -> Option<&str> {
+        None
+    }
 }
 
 /// A compiled expression.
@@ -46,6 +51,8 @@ pub struct Expr {
     root: Node,
     /// Run-time variables it reads, with their byte offsets, for load-time checks.
     vars: Vec<(usize, String)>,
+    /// Data sources whose current row it reads: drawn before it is evaluated.
+    sources: Vec<usize>,
 }
 
 /// A syntax error at byte `offset` of the expression.
@@ -64,6 +71,8 @@ enum Node {
     Iteration,
     VuId,
     Var(Box<str>),
+    /// A data column: (source, column) indices.
+    Column(usize, usize),
     Not(Box<Node>),
     And(Box<Node>, Box<Node>),
     Or(Box<Node>, Box<Node>),
@@ -124,11 +133,21 @@ impl Val<'_> {
 
 impl Expr {
     /// Compiles `source`. `constant` gives the value of a plan variable (substituted now).
+    #[cfg(test)]
     pub(crate) fn compile(
         source: &str,
         constant: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Expr, ExprError> {
-        let mut p = Parser { src: source, at: 0, constant, vars: Vec::new() };
+        Expr::compile_with(source, constant, &|s, _| Err(format!("unknown data source `{s}`")))
+    }
+
+    /// [`Expr::compile`], with `data` resolving `source.column` to indices (or saying why not).
+    pub(crate) fn compile_with(
+        source: &str,
+        constant: &dyn Fn(&str) -> Option<String>,
+        data: &dyn Fn(&str, &str) -> Result<(usize, usize), String>,
+    ) -> Result<Expr, ExprError> {
+        let mut p = Parser { src: source, at: 0, constant, data, vars: Vec::new(), sources: Vec::new() };
         p.skip_ws();
         if p.at == source.len() {
             return Err(ExprError { offset: 0, message: "empty expression".into() });
@@ -143,12 +162,18 @@ impl Expr {
             };
             return Err(ExprError { offset: p.at, message });
         }
-        Ok(Expr { source: source.to_string(), root, vars: p.vars })
+        Ok(Expr { source: source.to_string(), root, vars: p.vars, sources: p.sources })
     }
 
     /// The run-time variables it reads, each with its byte offset in the source.
     pub(crate) fn vars(&self) -> &[(usize, String)] {
         &self.vars
+    }
+
+    /// The data sources whose current row it reads (indices into `Plan::data`): a runner
+    /// makes sure the VU holds a row of each before evaluating.
+    pub fn data_sources(&self) -> &[usize] {
+        &self.sources
     }
 
     /// The expression as written.
@@ -180,6 +205,7 @@ fn eval<'a>(node: &'a Node, scope: &'a dyn Scope) -> Val<'a> {
         Node::Iteration => Val::Num(scope.iteration() as f64),
         Node::VuId => Val::Num(scope.vu_id() as f64),
         Node::Var(name) => Val::Text(scope.var(name).unwrap_or("")),
+        Node::Column(s, c) => Val::Text(scope.column(*s, *c).unwrap_or("")),
         Node::Not(inner) => Val::Bool(!eval(inner, scope).is_truthy()),
         Node::And(a, b) => Val::Bool(eval(a, scope).is_truthy() && eval(b, scope).is_truthy()),
         Node::Or(a, b) => Val::Bool(eval(a, scope).is_truthy() || eval(b, scope).is_truthy()),
@@ -209,7 +235,9 @@ struct Parser<'s, 'c> {
     src: &'s str,
     at: usize,
     constant: &'c dyn Fn(&str) -> Option<String>,
+    data: &'c dyn Fn(&str, &str) -> Result<(usize, usize), String>,
     vars: Vec<(usize, String)>,
+    sources: Vec<usize>,
 }
 
 impl<'s> Parser<'s, '_> {
@@ -359,14 +387,28 @@ impl<'s> Parser<'s, '_> {
         }
     }
 
+    /// A name, or `source.column`.
     fn name(&mut self) -> String {
         let len = self.rest().find(|c: char| !is_name_char(c)).unwrap_or(self.rest().len());
-        let name = self.rest()[..len].to_string();
+        let mut name = self.rest()[..len].to_string();
         self.at += len;
+        let rest = self.rest();
+        if len > 0 && rest.starts_with('.') && rest[1..].starts_with(is_name_start) {
+            let column = rest[1..].find(|c: char| !is_name_char(c)).unwrap_or(rest.len() - 1);
+            name.push_str(&rest[..1 + column]);
+            self.at += 1 + column;
+        }
         name
     }
 
     fn resolve(&mut self, name: String, at: usize) -> Result<Node, ExprError> {
+        if let Some((source, column)) = name.split_once('.') {
+            let (s, c) = (self.data)(source, column).map_err(|message| self.error(at, message))?;
+            if !self.sources.contains(&s) {
+                self.sources.push(s);
+            }
+            return Ok(Node::Column(s, c));
+        }
         Ok(match name.as_str() {
             "true" => Node::Const(Const::Bool(true)),
             "false" => Node::Const(Const::Bool(false)),

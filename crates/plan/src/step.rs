@@ -243,8 +243,8 @@ fn modifiers(cx: &mut Cx, entries: &[(Key, Node)], flows: &FlowCx) -> Option<Mod
 fn expression(cx: &mut Cx, node: &Node) -> Option<Expr> {
     let text = cx.text(node, "an expression like \"last_status == 200\"")?.into_owned();
     let compiled = {
-        let vars = &cx.vars;
-        Expr::compile(&text, &|name| vars.get(name).cloned())
+        let cx = &*cx;
+        Expr::compile_with(&text, &|name| cx.vars.get(name).cloned(), &|s, c| cx.data_indices(s, c))
     };
     match compiled {
         Ok(expr) => {

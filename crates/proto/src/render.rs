@@ -94,6 +94,27 @@ impl Vu {
         Ok(())
     }
 
+    /// Makes sure the VU holds a row of data source `index` for this iteration, drawing one if
+    /// not (what a condition reading `source.column` needs first); `false` if the source ran
+    /// out, which halts the VU.
+    pub fn ensure_row(&mut self, index: usize) -> bool {
+        self.row(index).is_ok()
+    }
+
+    /// Column `column` of the row the VU holds from data source `index`, if it holds one for
+    /// this iteration (or for its life, `per: vu`).
+    pub fn cell(&self, index: usize, column: usize) -> Option<&str> {
+        let feeds = self.rows.feeds.as_ref()?;
+        let (_, per, feeder) = feeds.sources.get(index)?;
+        match (self.rows.slots.get(index).copied().flatten(), per) {
+            (Some((row, _)), DrawPer::Vu) => Some(feeder.table().cell(row, column)),
+            (Some((row, drawn)), DrawPer::Iteration) if drawn == self.iteration => {
+                Some(feeder.table().cell(row, column))
+            }
+            _ => None,
+        }
+    }
+
     /// Whether a data source ran out for this VU: it should stop.
     pub fn halted(&self) -> bool {
         self.halted

@@ -204,3 +204,41 @@ fn json_feeders_stop_when_unique_rows_run_out_or_recycle_them() {
     assert_eq!(metric(&r, "http_reqs{name:once}", "count"), 4.0);
     assert_eq!(metric(&r, "http_reqs{name:again}", "count"), 6.0);
 }
+
+const ROLES: &str = r#"
+target: http://127.0.0.1:9
+data:
+  people: { file: people.csv, mode: unique, per: vu }
+scenarios:
+  s:
+    executor: per-vu-iterations
+    vus: 3
+    iterations: 2
+    flow:
+      - http: { name: admin, url: "/health?who={{ people.name }}" }
+        if: "people.role == 'admin'"
+      - http: { name: everyone, url: /health }
+thresholds:
+  "http_reqs{name:admin}": ["count==4"]
+  "http_reqs{name:everyone}": ["count==6"]
+"#;
+
+#[test]
+fn conditions_read_data_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    write_plan(dir.path(), "people.csv", "name,role\nana,admin\nbo,user\ncy,admin\n");
+    let plan = write_plan(dir.path(), "plan.yaml", ROLES);
+    let (o, out) = run_demo(dir.path(), &plan);
+    // Two of three VUs drew an admin row: their two iterations each ran the admin step.
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(metric(&valid_results(&out), "http_reqs{name:admin}", "count"), 4.0);
+
+    let bad = write_plan(dir.path(), "bad.yaml", &ROLES.replace("people.role ==", "people.rol =="));
+    let o = run(&["validate", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("bad.yaml:12:14: invalid expression `people.rol == 'admin'`: data source `people` has no column `rol`; did you mean `role`?"),
+        "{}",
+        text(&o)
+    );
+}
