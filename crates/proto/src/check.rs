@@ -21,7 +21,7 @@ pub fn json_check(kind: &CheckKind, doc: Option<&Value>) -> Option<bool> {
         }
         CheckKind::JsonExists(path) => doc.is_some_and(|doc| !path.query(doc).is_empty()),
         CheckKind::JsonCompare { path, op, value } => doc.is_some_and(|doc| {
-            path.query(doc).exactly_one().ok().and_then(Value::as_f64).is_some_and(|n| op.holds(n, *value))
+            path.query(doc).exactly_one().ok().and_then(number).is_some_and(|n| op.holds(n, *value))
         }),
         CheckKind::JsonCompareText { path, op, value } => doc.is_some_and(|doc| {
             path.query(doc)
@@ -71,6 +71,12 @@ pub fn json_equal(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// A JSON number, or a string holding one: protobuf's JSON mapping writes 64-bit integers
+/// as strings (`"12345"`), and a numeric comparison should still see a number.
+fn number(v: &Value) -> Option<f64> {
+    v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse::<f64>().ok()).filter(|n| n.is_finite()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,8 +115,10 @@ mod tests {
 
     #[test]
     fn exists_compare_and_length() {
-        let doc = json!({"count": 3, "tier": "gold", "items": [1, 2], "name": "héllo", "o": {"a": 1}});
+        let doc = json!({"count": 3, "tier": "gold", "items": [1, 2], "name": "héllo", "o": {"a": 1}, "big": "12345678901"});
         let cases = [
+            // protobuf JSON writes int64 as a string: it still compares as a number.
+            (CheckKind::JsonCompare { path: path("$.big"), op: CompareOp::Gt, value: 1e10 }, true),
             (CheckKind::JsonExists(path("$.items[*]")), true),
             (CheckKind::JsonExists(path("$.nope")), false),
             (CheckKind::JsonCompare { path: path("$.count"), op: CompareOp::Ge, value: 3.0 }, true),
