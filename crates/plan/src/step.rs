@@ -575,11 +575,40 @@ fn method(cx: &mut Cx, node: &Node) -> Option<http::Method> {
 /// The URL after substitution: a path (`/x`, resolved against the target) or an absolute URL;
 /// with the template of its run-time part, if it has one (then the string is its skeleton).
 fn url(cx: &mut Cx, node: &Node, written: &str, flows: &FlowCx) -> Option<(String, Option<Template>)> {
+    let u = step_url(cx, node, written, flows)?;
+    if u.relative {
+        return Some((u.skeleton, u.dynamic));
+    }
+    match crate::load::parse_target(&u.skeleton) {
+        Ok(_) => Some((u.skeleton, u.dynamic)),
+        Err(_) => {
+            let msg = format!(
+                "expected an absolute http(s) URL or a path starting with `/`, found `{}`",
+                u.skeleton
+            );
+            cx.error(node.pos, msg);
+            None
+        }
+    }
+}
+
+/// A step's URL as compiled: its skeleton (run-time values rendered as nothing), its template
+/// when it has run-time values, and whether it is a path to join to the target.
+pub(crate) struct StepUrl {
+    pub(crate) skeleton: String,
+    pub(crate) dynamic: Option<Template>,
+    pub(crate) relative: bool,
+}
+
+/// Compiles a step's URL (http, ws). Run-time values may only come after the origin: scheme,
+/// host and port are fixed at load, because connections (and TLS settings) are worked out per
+/// origin once. A relative URL is checked here (a valid path, a target to join it to); an
+/// absolute one is left to the caller, whose schemes differ.
+pub(crate) fn step_url(cx: &mut Cx, node: &Node, written: &str, flows: &FlowCx) -> Option<StepUrl> {
     let template = cx.template(node, written)?;
-    let url = template.skeleton();
+    let skeleton = template.skeleton();
     let dynamic = (!template.is_literal()).then_some(template);
     if let Some(t) = &dynamic {
-        // The origin must be known at load: connections are pooled by it.
         let fixed = match t.parts().first() {
             Some(Part::Literal(text)) => text.as_str(),
             _ => "",
@@ -594,29 +623,23 @@ fn url(cx: &mut Cx, node: &Node, written: &str, flows: &FlowCx) -> Option<(Strin
             return None;
         }
     }
-    if url.starts_with('/') {
-        if http::uri::PathAndQuery::from_str(&url).is_err() {
-            cx.error(node.pos, format!("`{url}` is not a valid URL path"));
+    let relative = skeleton.starts_with('/');
+    if relative {
+        if http::uri::PathAndQuery::from_str(&skeleton).is_err() {
+            cx.error(node.pos, format!("`{skeleton}` is not a valid URL path"));
             return None;
         }
         if !flows.has_target {
             cx.error(node.pos, "relative url needs `target:` or --target");
             return None;
         }
-        return Some((url, dynamic));
     }
-    match crate::load::parse_target(&url) {
-        Ok(_) => Some((url, dynamic)),
-        Err(_) => {
-            let msg = format!("expected an absolute http(s) URL or a path starting with `/`, found `{url}`");
-            cx.error(node.pos, msg);
-            None
-        }
-    }
+    Some(StepUrl { skeleton, dynamic, relative })
 }
 
-/// An http step's headers: fixed values, and those with run-time values pushed to `dynamic`.
-fn http_headers(
+/// A step's headers (http, ws connect): fixed values, and those with run-time values pushed to
+/// `dynamic` (checked here by their fixed parts, and again when rendered).
+pub(crate) fn http_headers(
     cx: &mut Cx,
     node: &Node,
     dynamic: &mut Vec<(http::HeaderName, Template)>,

@@ -24,7 +24,7 @@ use crate::model::{
     WsStep,
 };
 use crate::step::{FlowCx, json_check, json_template, quoted};
-use crate::template::{Part, Template};
+use crate::template::Template;
 use crate::yaml::{Key, Node, Value};
 
 const WS_KEYS: &[&str] = &[
@@ -202,87 +202,27 @@ fn connect(cx: &mut Cx, node: &Node, f: &Fields, flows: &FlowCx) -> Option<WsCon
 /// template when it holds run-time values (then the string is its skeleton, which is what
 /// is checked here).
 fn ws_url(cx: &mut Cx, node: &Node, written: &str, flows: &FlowCx) -> Option<(String, Option<Template>)> {
-    let template = cx.template(node, written)?;
-    let url = template.skeleton();
-    let dynamic = (!template.is_literal()).then_some(template);
-    if let Some(t) = &dynamic {
-        // The address and TLS settings are worked out once, when the step compiles.
-        let fixed = match t.parts().first() {
-            Some(Part::Literal(text)) => text.as_str(),
-            _ => "",
-        };
-        let origin_fixed = match fixed.split_once("://") {
-            Some((_, rest)) => rest.contains(['/', '?']),
-            None => fixed.starts_with('/'),
-        };
-        if !origin_fixed {
-            let msg = "the start of a URL (scheme, host and port) must be fixed when the plan loads; values known only at run time can go in its path and query";
-            cx.error(node.pos, msg);
-            return None;
-        }
-    }
-    if url.starts_with('/') {
-        if http::uri::PathAndQuery::from_str(&url).is_err() {
-            cx.error(node.pos, format!("`{url}` is not a valid URL path"));
-            return None;
-        }
-        if !flows.has_target {
-            cx.error(node.pos, "relative url needs `target:` or --target");
-            return None;
-        }
-        return Some((url, dynamic));
-    }
-    let valid = http::Uri::from_str(&url).ok().is_some_and(|uri| {
-        matches!(uri.scheme_str(), Some("ws" | "wss" | "http" | "https"))
-            && uri.host().is_some_and(|h| !h.is_empty())
-    });
+    let u = crate::step::step_url(cx, node, written, flows)?;
+    let valid = u.relative
+        || http::Uri::from_str(&u.skeleton).ok().is_some_and(|uri| {
+            matches!(uri.scheme_str(), Some("ws" | "wss" | "http" | "https"))
+                && uri.host().is_some_and(|h| !h.is_empty())
+        });
     if !valid {
-        cx.error(node.pos, format!("expected {URL_EXPECTED}, found `{url}`"));
+        cx.error(node.pos, format!("expected {URL_EXPECTED}, found `{}`", u.skeleton));
         return None;
     }
-    Some((url, dynamic))
+    Some((u.skeleton, u.dynamic))
 }
 
 /// Fixed header fields, and those whose values vary.
 type ConnectHeaders = (Vec<(http::HeaderName, http::HeaderValue)>, Vec<(http::HeaderName, Template)>);
 
-/// The upgrade's `headers:`: names and values checked as HTTP allows them (a varying value by
-/// its fixed parts here, and again when it is rendered).
+/// The upgrade's `headers:`, read like an http step's.
 fn connect_headers(cx: &mut Cx, node: &Node) -> Option<ConnectHeaders> {
-    let entries = cx.map(node, "a mapping of header names to values")?;
-    let (mut fixed, mut dynamic) = (Vec::new(), Vec::new());
-    let mut ok = true;
-    for (key, value) in entries {
-        let name = match http::HeaderName::from_bytes(key.name.as_bytes()) {
-            Ok(n) => Some(n),
-            Err(_) => {
-                let msg = format!("`{}` is not a valid header name; use letters, digits and `-`", key.name);
-                cx.error(key.pos, msg);
-                None
-            }
-        };
-        let template = cx.text(value, "a header value (a string)").and_then(|text| {
-            let t = cx.template(value, &text)?;
-            if http::HeaderValue::from_str(&t.skeleton()).is_err() {
-                let msg = format!(
-                    "invalid value for header `{}`: line breaks and control characters are not allowed",
-                    key.name
-                );
-                cx.error(value.pos, msg);
-                return None;
-            }
-            Some(t)
-        });
-        match (name, template) {
-            (Some(n), Some(t)) => match t.as_literal() {
-                // Checked just above.
-                Some(v) => fixed.extend(http::HeaderValue::from_str(v).ok().map(|v| (n, v))),
-                None => dynamic.push((n, t)),
-            },
-            _ => ok = false,
-        }
-    }
-    ok.then_some((fixed, dynamic))
+    let mut dynamic = Vec::new();
+    let fixed = crate::step::http_headers(cx, node, &mut dynamic)?;
+    Some((fixed, dynamic))
 }
 
 /// Reports headers the handshake sets itself; `false` if there was one.

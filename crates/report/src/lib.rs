@@ -37,7 +37,7 @@ pub use html::{HtmlExtras, render_html};
 pub use ratelimit::{RateLimitSummary, RateLimitedRequest};
 pub use summary::{
     BreakingPointSummary, CheckResult, ErrorCount, RequestStats, RunInfo, SCHEMA_VERSION, ScenarioSummary,
-    StageSummary, Summary, SummaryInput, ThresholdResult, Verdict,
+    StageSummary, StageUnit, Summary, SummaryInput, ThresholdResult, Verdict,
 };
 
 /// Errors of reading or writing reports.

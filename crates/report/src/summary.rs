@@ -98,6 +98,18 @@ pub struct BreakingPointSummary {
     pub evidence: Vec<ThresholdResult>,
 }
 
+/// What a stage's target counts: the load model of its scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StageUnit {
+    /// Active VUs (closed model: ramping-vus and the other VU executors). Files written before
+    /// the unit existed hold only these.
+    #[default]
+    Vus,
+    /// Iterations started per second (open model: the arrival-rate executors).
+    IterationsPerSec,
+}
+
 /// One load stage, in run time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StageSummary {
@@ -105,17 +117,87 @@ pub struct StageSummary {
     pub start_secs: f64,
     /// Length in seconds.
     pub duration_secs: f64,
-    /// Target VUs at the stage's end.
+    /// The planned load at the stage's end in [`unit`](Self::unit)s: VUs, or an arrival rate
+    /// rounded to whole iterations/s (the exact rate is [`target_rate`](Self::target_rate)).
     pub target: u32,
+    /// What `target` counts; absent in older files, which hold VU stages only.
+    #[serde(default)]
+    pub unit: StageUnit,
+    /// The planned arrival rate at the stage's end in iterations/s, for open-model stages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_rate: Option<f64>,
     /// Requests per second during the stage (all scenarios), from the per-second series.
     #[serde(default)]
     pub rps: f64,
     /// This scenario's completed iterations per second during the stage.
     #[serde(default)]
     pub iterations_per_sec: f64,
-    /// Mean active VUs of this scenario during the stage (the planned count is `target`).
+    /// Mean active VUs of this scenario during the stage (the planned count is `target` for a
+    /// VU stage).
     #[serde(default)]
     pub avg_vus: f64,
+    /// Iterations this open-model scenario could not start during the stage (no free VU);
+    /// absent for VU stages, and when several open-model scenarios share the run, since the
+    /// per-second series of drops is not split by scenario.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dropped_iterations: Option<u64>,
+}
+
+impl StageSummary {
+    /// A stage of `target` VUs, its measured figures still zero (filled by [`Summary::new`]).
+    pub fn vus(start_secs: f64, duration_secs: f64, target: u32) -> StageSummary {
+        StageSummary {
+            start_secs,
+            duration_secs,
+            target,
+            unit: StageUnit::Vus,
+            target_rate: None,
+            rps: 0.0,
+            iterations_per_sec: 0.0,
+            avg_vus: 0.0,
+            dropped_iterations: None,
+        }
+    }
+
+    /// A stage that reaches an arrival rate of `per_second` iterations/s, its measured figures
+    /// still zero (filled by [`Summary::new`]).
+    pub fn rate(start_secs: f64, duration_secs: f64, per_second: f64) -> StageSummary {
+        StageSummary {
+            target: per_second.round().clamp(0.0, f64::from(u32::MAX)) as u32,
+            unit: StageUnit::IterationsPerSec,
+            target_rate: Some(per_second),
+            ..StageSummary::vus(start_secs, duration_secs, 0)
+        }
+    }
+
+    /// Whether the target is an arrival rate (an open-model stage).
+    pub fn is_rate(&self) -> bool {
+        self.unit == StageUnit::IterationsPerSec
+    }
+
+    /// The planned target for people: `20 VUs` or `50/s` (fractions kept: `0.5/s`).
+    pub fn target_label(&self) -> String {
+        match self.unit {
+            StageUnit::Vus => format!("{} VUs", self.target),
+            StageUnit::IterationsPerSec => {
+                format!("{}/s", trim_rate(self.target_rate.unwrap_or(f64::from(self.target))))
+            }
+        }
+    }
+
+    /// The planned target as a number in its unit (the exact rate for an open-model stage).
+    pub fn target_value(&self) -> f64 {
+        match self.unit {
+            StageUnit::Vus => f64::from(self.target),
+            StageUnit::IterationsPerSec => self.target_rate.unwrap_or(f64::from(self.target)),
+        }
+    }
+}
+
+/// `50`, `0.5`, `12.25`: at most two decimals, no trailing zeros.
+fn trim_rate(x: f64) -> String {
+    let s = format!("{x:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// One check, per request name.
@@ -376,6 +458,7 @@ fn fill_scenario_figures(scenarios: &mut [ScenarioSummary], snapshot: &Snapshot)
             _ => Box::new(|_| None),
         }
     };
+    let sole_open = scenarios.iter().filter(|sc| sc.stages.iter().any(StageSummary::is_rate)).count() == 1;
     for sc in scenarios {
         let name = sc.name.clone();
         let own = |metric: &str| -> String {
@@ -387,13 +470,54 @@ fn fill_scenario_figures(scenarios: &mut [ScenarioSummary], snapshot: &Snapshot)
         sc.iterations = total("iterations");
         sc.dropped_iterations = total("dropped_iterations");
         let (reqs, iters, vus) = (counter("http_reqs".into()), counter(own("iterations")), gauge(own("vus")));
-        for st in &mut sc.stages {
+        let drops = dropped_series(series, &own("dropped_iterations"), sole_open);
+        let last = sc.stages.len().saturating_sub(1);
+        for (i, st) in sc.stages.iter_mut().enumerate() {
             let (from, to) = (st.start_secs, st.start_secs + st.duration_secs);
+            // The last stage keeps the drops of the scenario's final, partial second.
+            let drops_to = if i == last { f64::INFINITY } else { to };
             st.rps = mean_over(&reqs, from, to);
             st.iterations_per_sec = mean_over(&iters, from, to);
             st.avg_vus = mean_over(&vus, from, to);
+            st.dropped_iterations = match (st.is_rate(), sc.dropped_iterations, drops) {
+                (false, _, _) => None,
+                // No drop at all: there is no series, and nothing to split.
+                (true, 0, _) => Some(0),
+                (true, _, Some(sum)) => Some(sum_over(series, sum, from, drops_to)),
+                (true, _, None) => None,
+            };
         }
     }
+}
+
+/// The per-second drops of one scenario: its own series if the collector kept one, else the
+/// run's when this is the only open-model scenario (closed models never drop iterations).
+fn dropped_series<'a>(
+    series: &'a stampede_metrics::Series,
+    own_key: &str,
+    sole_open: bool,
+) -> Option<&'a [f64]> {
+    use stampede_metrics::SeriesColumns;
+    let sums = |key: &str| match series.metrics.get(key) {
+        Some(SeriesColumns::Counter { sum }) => Some(sum.as_slice()),
+        _ => None,
+    };
+    sums(own_key).or_else(|| sole_open.then(|| sums("dropped_iterations")).flatten())
+}
+
+/// The sum of a per-second counter over the seconds a stage covers, each second counted in the
+/// stage that holds its middle, so that consecutive stages add up to the total.
+fn sum_over(series: &stampede_metrics::Series, sum: &[f64], from: f64, to: f64) -> u64 {
+    // `as` saturates: an infinite end takes every later second.
+    let (lo, hi) = (from.round() as u32, to.round() as u32);
+    let total: f64 = series
+        .t
+        .iter()
+        .zip(sum)
+        .filter(|(t, _)| (lo..hi).contains(*t))
+        .map(|(_, v)| v)
+        .sum();
+    total.round() as u64
 }
 
 /// The base name of a metric key (`http_reqs{name:x}` → `http_reqs`).
