@@ -25,6 +25,9 @@ use std::cmp::Ordering;
 
 use crate::cx::suggest;
 
+/// Resolves `source.column` to (source, column) indices, or says why it cannot.
+pub(crate) type DataLookup<'a> = dyn Fn(&str, &str) -> Result<(usize, usize), String> + 'a;
+
 /// Built-in names, resolved from the VU.
 pub const BUILTIN_NAMES: &[&str] = &["last_status", "iteration", "vu_id"];
 
@@ -145,7 +148,7 @@ impl Expr {
     pub(crate) fn compile_with(
         source: &str,
         constant: &dyn Fn(&str) -> Option<String>,
-        data: &dyn Fn(&str, &str) -> Result<(usize, usize), String>,
+        data: &DataLookup<'_>,
     ) -> Result<Expr, ExprError> {
         let mut p = Parser { src: source, at: 0, constant, data, vars: Vec::new(), sources: Vec::new() };
         p.skip_ws();
@@ -235,7 +238,7 @@ struct Parser<'s, 'c> {
     src: &'s str,
     at: usize,
     constant: &'c dyn Fn(&str) -> Option<String>,
-    data: &'c dyn Fn(&str, &str) -> Result<(usize, usize), String>,
+    data: &'c DataLookup<'c>,
     vars: Vec<(usize, String)>,
     sources: Vec<usize>,
 }

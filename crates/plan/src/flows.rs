@@ -108,13 +108,11 @@ impl<'n> NamedFlows<'n> {
 
 #[cfg(test)]
 mod tests {
+    use crate::Plan;
     use crate::model::{Behavior, Repeat, Step};
-    use crate::{LoadOptions, Plan, parse_with_env};
 
     fn load(src: &str) -> Result<Plan, Vec<String>> {
-        let none = |_: &str| None;
-        parse_with_env(src, &LoadOptions::default(), &none)
-            .map_err(|d| d.iter().map(|d| format!("{}:{}: {}", d.line, d.column, d.message)).collect())
+        crate::load_for_test(src)
     }
 
     fn names(steps: &[Step]) -> Vec<String> {

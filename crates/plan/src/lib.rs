@@ -133,6 +133,15 @@ pub(crate) fn parse_with_env(
     load::load(source, "plan.yaml", opts, env)
 }
 
+/// [`parse`] with no environment and default options, for tests: the plan, or every
+/// diagnostic as `line:column: message`.
+#[cfg(test)]
+pub(crate) fn load_for_test(source: &str) -> Result<Plan, Vec<String>> {
+    let none = |_: &str| None;
+    parse_with_env(source, &LoadOptions::default(), &none)
+        .map_err(|d| d.iter().map(|d| format!("{}:{}: {}", d.line, d.column, d.message)).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

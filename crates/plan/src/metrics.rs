@@ -175,13 +175,11 @@ fn unit(cx: &mut Cx, node: &Node) -> Option<MetricUnit> {
 mod tests {
     use stampede_metrics::{MetricKind, ValueType};
 
+    use crate::Plan;
     use crate::model::{MetricUnit, Step};
-    use crate::{LoadOptions, Plan, parse_with_env};
 
     fn load(src: &str) -> Result<Plan, Vec<String>> {
-        let none = |_: &str| None;
-        parse_with_env(src, &LoadOptions::default(), &none)
-            .map_err(|d| d.iter().map(|d| format!("{}:{}: {}", d.line, d.column, d.message)).collect())
+        crate::load_for_test(src)
     }
 
     #[test]

@@ -134,12 +134,10 @@ fn retry(cx: &mut Cx, node: &Node) -> Option<RetryPolicy> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{LoadOptions, Plan, Step};
+    use crate::{Plan, Step};
 
     fn load(src: &str) -> Result<Plan, Vec<String>> {
-        let none = |_: &str| None;
-        crate::parse_with_env(src, &LoadOptions::default(), &none)
-            .map_err(|errs| errs.iter().map(|d| format!("{}:{}: {}", d.line, d.column, d.message)).collect())
+        crate::load_for_test(src)
     }
 
     fn policies(plan: &Plan) -> Vec<RateLimitPolicy> {
