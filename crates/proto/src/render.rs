@@ -104,14 +104,18 @@ impl Vu {
     /// Column `column` of the row the VU holds from data source `index`, if it holds one for
     /// this iteration (or for its life, `per: vu`).
     pub fn cell(&self, index: usize, column: usize) -> Option<&str> {
+        let row = self.current_row(index)?;
         let feeds = self.rows.feeds.as_ref()?;
-        let (_, per, feeder) = feeds.sources.get(index)?;
-        match (self.rows.slots.get(index).copied().flatten(), per) {
-            (Some((row, _)), DrawPer::Vu) => Some(feeder.table().cell(row, column)),
-            (Some((row, drawn)), DrawPer::Iteration) if drawn == self.iteration => {
-                Some(feeder.table().cell(row, column))
-            }
-            _ => None,
+        Some(feeds.sources[index].2.table().cell(row, column))
+    }
+
+    /// The row of source `index` the VU holds and may still use: drawn for its life
+    /// (`per: vu`) or for this iteration.
+    fn current_row(&self, index: usize) -> Option<usize> {
+        let (_, per, _) = self.rows.feeds.as_ref()?.sources.get(index)?;
+        match (self.rows.slots.get(index).copied().flatten()?, per) {
+            ((row, _), DrawPer::Vu) => Some(row),
+            ((row, drawn), DrawPer::Iteration) => (drawn == self.iteration).then_some(row),
         }
     }
 
@@ -187,16 +191,14 @@ impl Vu {
 
     /// The VU's current row of source `index`, drawing one if needed.
     fn row(&mut self, index: usize) -> Result<usize, RenderError> {
+        if let Some(row) = self.current_row(index) {
+            return Ok(row);
+        }
         let iteration = self.iteration;
         let Some(feeds) = self.rows.feeds.clone() else {
             return Err(RenderError::Unset("a data source (the run has no data feeds)".into()));
         };
-        let (name, per, feeder) = &feeds.sources[index];
-        match (self.rows.slots[index], per) {
-            (Some((row, _)), DrawPer::Vu) => return Ok(row),
-            (Some((row, drawn)), DrawPer::Iteration) if drawn == iteration => return Ok(row),
-            _ => {}
-        }
+        let (name, _, feeder) = &feeds.sources[index];
         match feeder.next(self.rng()) {
             Some(row) => {
                 self.rows.slots[index] = Some((row, iteration));
