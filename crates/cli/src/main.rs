@@ -70,7 +70,8 @@ enum Command {
 struct RunArgs {
     /// The plan file (YAML). Omit it with --url.
     plan: Option<PathBuf>,
-    /// Quick test of one URL, like wrk or oha: `--url URL --vus N --duration D`.
+    /// Quick test of one URL, like wrk or oha: `--url URL --vus N --duration D`; with
+    /// `--profile NAME [--peak N]` it takes a built-in shape, peaking at --peak or --vus VUs.
     #[arg(long, conflicts_with = "plan")]
     url: Option<String>,
     #[command(flatten)]
@@ -278,6 +279,7 @@ async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
     }
     plan.scale(args.vus, args.duration);
     let grading = plan.grading.clone();
+    let rate_stages = RateStages::of(&plan);
     let engine = build_engine(plan).map_err(Failure::usage)?;
 
     let cancel = CancellationToken::new();
@@ -295,7 +297,7 @@ async fn run_inner(args: RunArgs) -> Result<ExitCode, Failure> {
         d.shutdown().await;
     }
 
-    let summary = summarize(result, grading_overrides(&grading));
+    let summary = summarize(result, grading_overrides(&grading), &rate_stages);
     let context = outputs::ReportContext::new(&summary, baseline.as_ref());
     print!("{}", stampede_report::terminal::render_with(&summary, &context.grade));
     if let Some(c) = &context.comparison {
@@ -345,12 +347,38 @@ fn load_plan(args: &RunArgs, target: Option<String>, demo_grpc: Option<String>) 
             };
             let vus = args.vus.unwrap_or(NonZeroU32::MIN);
             let duration = args.duration.unwrap_or(Duration::from_secs(10));
-            Plan::quick(&url, vus, duration).map_err(Failure::usage)
+            let mut plan = Plan::quick(&url, vus, duration).map_err(Failure::usage)?;
+            quick_profile(&mut plan, args)?;
+            Ok(plan)
         }
         (None, None) => {
             Err(Failure::usage(anyhow::anyhow!("give a plan file, or --url URL for a quick test")))
         }
     }
+}
+
+/// `--profile`/`--peak` on a `--url` quick test: its one constant-vus scenario takes the
+/// built-in shape, peaking at `--peak` VUs or at `--vus` (1 by default); `--duration` then
+/// squeezes the shape like it does a plan's. The flags that could only be ignored are errors.
+fn quick_profile(plan: &mut Plan, args: &RunArgs) -> Result<(), Failure> {
+    let usage = |message: &str| Err(Failure::usage(anyhow::anyhow!("{message}")));
+    if args.peak_rate.is_some() {
+        return usage(
+            "--peak-rate shapes arrival-rate scenarios and a --url quick test runs VUs; give its peak with --peak N",
+        );
+    }
+    let Some(name) = &args.profile else {
+        return match args.peak {
+            Some(_) => usage("--peak scales a profile; add --profile NAME (see --list-profiles)"),
+            None => Ok(()),
+        };
+    };
+    let peak = match args.peak {
+        Some(0) => return usage("--peak: the peak must be at least 1 VU"),
+        Some(n) => NonZeroU32::new(n),
+        None => None,
+    };
+    plan.apply_builtin_profile(name, peak).map_err(Failure::usage)
 }
 
 fn list_profiles(plan: &Plan) -> String {
@@ -438,7 +466,52 @@ fn grading_overrides(g: &stampede_plan::Grading) -> stampede_report::GradingOver
     }
 }
 
-fn summarize(result: RunResult, grading: stampede_report::GradingOverrides) -> Summary {
+/// The stages of the plan's open-model scenarios in arrival rates, by scenario name. The engine
+/// describes every stage in VUs; for an arrival-rate scenario that is only the size of its VU
+/// pool, while its load is the rate it plans, which is what the summary compares with the
+/// iteration rate achieved.
+struct RateStages(Vec<(String, Vec<StageSummary>)>);
+
+impl RateStages {
+    fn of(plan: &Plan) -> RateStages {
+        RateStages(plan.scenarios.iter().filter_map(|s| Some((s.name.clone(), rate_stages(s)?))).collect())
+    }
+
+    fn get(&self, scenario: &str) -> Option<&[StageSummary]> {
+        self.0.iter().find(|(name, _)| name == scenario).map(|(_, stages)| stages.as_slice())
+    }
+}
+
+/// An open-model scenario's stages, targets in iterations/s; `None` for a closed model.
+fn rate_stages(s: &stampede_plan::Scenario) -> Option<Vec<StageSummary>> {
+    use stampede_plan::Executor;
+    let start = s.start_time.as_secs_f64();
+    match &s.executor {
+        Executor::ConstantArrivalRate { rate, duration, .. } => {
+            Some(vec![StageSummary::rate(start, duration.as_secs_f64(), rate.per_second)])
+        }
+        Executor::RampingArrivalRate { stages, .. } => {
+            let mut at = start;
+            let stages = stages.iter().map(|st| {
+                let stage = StageSummary::rate(at, st.duration.as_secs_f64(), st.target.per_second);
+                at += st.duration.as_secs_f64();
+                stage
+            });
+            Some(stages.collect())
+        }
+        // A breakpoint test climbs towards its `max_rate` until a threshold breaks.
+        Executor::Breakpoint { max_rate, .. } => {
+            Some(vec![StageSummary::rate(start, s.executor.duration().as_secs_f64(), max_rate.per_second)])
+        }
+        _ => None,
+    }
+}
+
+fn summarize(
+    result: RunResult,
+    grading: stampede_report::GradingOverrides,
+    rate_stages: &RateStages,
+) -> Summary {
     let verdict = match &result.interruption {
         Some(Interruption::Cancelled) => Verdict::Interrupted,
         Some(Interruption::ThresholdAbort { .. }) => Verdict::Aborted,
@@ -461,24 +534,22 @@ fn summarize(result: RunResult, grading: stampede_report::GradingOverrides) -> S
             .scenarios
             .into_iter()
             .map(|s| ScenarioSummary {
-                name: s.name,
+                name: s.name.clone(),
                 executor: s.executor.to_string(),
                 start_time_secs: s.start_time.as_secs_f64(),
                 duration_secs: s.duration.as_secs_f64(),
                 max_vus: s.max_vus,
-                stages: s
-                    .stages
-                    .iter()
-                    .map(|st| StageSummary {
-                        start_secs: st.start.as_secs_f64(),
-                        duration_secs: st.duration.as_secs_f64(),
-                        target: st.target,
-                        // Filled from the series by `Summary::new`.
-                        rps: 0.0,
-                        iterations_per_sec: 0.0,
-                        avg_vus: 0.0,
-                    })
-                    .collect(),
+                // The measured figures are filled from the series by `Summary::new`.
+                stages: match rate_stages.get(&s.name) {
+                    Some(stages) => stages.to_vec(),
+                    None => s
+                        .stages
+                        .iter()
+                        .map(|st| {
+                            StageSummary::vus(st.start.as_secs_f64(), st.duration.as_secs_f64(), st.target)
+                        })
+                        .collect(),
+                },
                 iterations: 0,
                 dropped_iterations: 0,
             })

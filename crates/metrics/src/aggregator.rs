@@ -38,8 +38,9 @@ pub struct AutoSubmetric {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AggregatorConfig {
     /// Sub-metrics created automatically. The default splits `http_reqs`, `http_req_duration`
-    /// and `http_req_failed` by `name` (the latter two with series), `group_duration` by
-    /// `group` and `iteration_duration` by `scenario`.
+    /// and `http_req_failed` by `name` (the latter two with series), the same three of gRPC
+    /// likewise, `group_duration` by `group`, and `iterations`, `iteration_duration`,
+    /// `dropped_iterations` and `vus` by `scenario`.
     pub auto_submetrics: Vec<AutoSubmetric>,
     /// How late a sample may arrive and still land in its second's bucket (default 1 s):
     /// samples come in per-VU batches.
@@ -60,10 +61,15 @@ impl Default for AggregatorConfig {
                 auto(builtin::HTTP_REQ_FAILED, "name", true),
                 auto(builtin::ITERATION_DURATION, "scenario", false),
                 auto(builtin::ITERATIONS, "scenario", true),
-                auto(builtin::DROPPED_ITERATIONS, "scenario", false),
+                // With series: the per-stage drops of each open-model scenario.
+                auto(builtin::DROPPED_ITERATIONS, "scenario", true),
                 auto(builtin::VUS, "scenario", true),
                 auto(builtin::HTTP_REQ_LATENCY, "name", false),
                 auto(builtin::GROUP_DURATION, "group", false),
+                // gRPC calls get per-name figures like HTTP requests.
+                auto(builtin::GRPC_REQS, "name", false),
+                auto(builtin::GRPC_REQ_DURATION, "name", true),
+                auto(builtin::GRPC_REQ_FAILED, "name", true),
             ],
             grace: Duration::from_secs(1),
             max_open_seconds: 30,

@@ -193,7 +193,8 @@ pub enum ProfileOrigin {
 pub struct ProfileStage {
     /// How long the stage lasts.
     pub duration: Duration,
-    /// The VU target at the stage's end, as a fraction of the peak (0.0–1.0).
+    /// The target at the stage's end as a fraction of the peak (0.0–1.0): of the peak VUs for
+    /// a closed-model scenario, of the peak arrival rate for an open-model one.
     pub fraction: f64,
 }
 

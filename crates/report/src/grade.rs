@@ -836,13 +836,21 @@ fn long_tail_finding(s: &Summary, f: &Facts, config: &GradingConfig) -> Option<R
 struct Segment {
     start: f64,
     end: f64,
-    /// The VU target at the segment's end (the sum over scenarios' stages covering it).
-    target: u32,
+    /// The VU target at the segment's end (the sum over VU stages covering it).
+    vus: u32,
+    /// The arrival-rate target at the segment's end, iterations/s (the sum over arrival-rate
+    /// stages covering it): VUs and rates do not add up.
+    rate: f64,
 }
 
 impl Segment {
     fn describe(&self) -> String {
-        format!("during the {}-VU stage ({:.0}s–{:.0}s)", self.target, self.start, self.end)
+        let load = match (self.vus, self.rate > 0.0) {
+            (0, true) => format!("{}/s", crate::summary::trim_rate(self.rate)),
+            (vus, true) => format!("{vus}-VU + {}/s", crate::summary::trim_rate(self.rate)),
+            (vus, false) => format!("{vus}-VU"),
+        };
+        format!("during the {load} stage ({:.0}s–{:.0}s)", self.start, self.end)
     }
 }
 
@@ -868,15 +876,16 @@ fn segments(s: &Summary) -> Vec<Segment> {
         .filter(|w| w[1] - w[0] >= 1.0)
         .map(|w| {
             let at = w[1] - 0.25;
-            let target = s
-                .run
-                .scenarios
-                .iter()
-                .flat_map(|sc| &sc.stages)
-                .filter(|st| st.start_secs <= at && at < st.start_secs + st.duration_secs)
-                .map(|st| st.target)
-                .sum();
-            Segment { start: w[0], end: w[1], target }
+            let covering = || {
+                s.run
+                    .scenarios
+                    .iter()
+                    .flat_map(|sc| &sc.stages)
+                    .filter(move |st| st.start_secs <= at && at < st.start_secs + st.duration_secs)
+            };
+            let vus = covering().filter(|st| !st.is_rate()).map(|st| st.target).sum();
+            let rate = covering().filter(|st| st.is_rate()).map(|st| st.target_value()).sum();
+            Segment { start: w[0], end: w[1], vus, rate }
         })
         .collect()
 }
@@ -1069,6 +1078,14 @@ pub(crate) fn trim(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn segments_name_their_load_in_its_own_unit() {
+        let seg = |vus, rate| Segment { start: 3.0, end: 6.0, vus, rate }.describe();
+        assert_eq!(seg(8, 0.0), "during the 8-VU stage (3s–6s)");
+        assert_eq!(seg(0, 50.0), "during the 50/s stage (3s–6s)");
+        assert_eq!(seg(4, 0.5), "during the 4-VU + 0.5/s stage (3s–6s)");
+    }
 
     #[test]
     fn bands_change_exactly_at_their_edges() {

@@ -195,7 +195,7 @@ impl StageSummary {
 }
 
 /// `50`, `0.5`, `12.25`: at most two decimals, no trailing zeros.
-fn trim_rate(x: f64) -> String {
+pub(crate) fn trim_rate(x: f64) -> String {
     let s = format!("{x:.2}");
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
@@ -510,13 +510,7 @@ fn dropped_series<'a>(
 fn sum_over(series: &stampede_metrics::Series, sum: &[f64], from: f64, to: f64) -> u64 {
     // `as` saturates: an infinite end takes every later second.
     let (lo, hi) = (from.round() as u32, to.round() as u32);
-    let total: f64 = series
-        .t
-        .iter()
-        .zip(sum)
-        .filter(|(t, _)| (lo..hi).contains(*t))
-        .map(|(_, v)| v)
-        .sum();
+    let total: f64 = series.t.iter().zip(sum).filter(|(t, _)| (lo..hi).contains(*t)).map(|(_, v)| v).sum();
     total.round() as u64
 }
 
@@ -645,6 +639,97 @@ mod tests {
         assert_eq!(rfc3339(t), "2025-11-24T16:00:00.123Z");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
         assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.000Z");
+    }
+
+    /// A one-scenario-per-entry snapshot over 4 s: `iterations` and `dropped_iterations` per
+    /// second, for the run and (with several scenarios) for `open`.
+    fn snapshot(iterations: [f64; 4], dropped: [f64; 4], with_scenario_keys: bool) -> Snapshot {
+        let counter = |total: f64| serde_json::json!({ "kind": "counter", "value_type": "default", "values": { "count": total } });
+        let total = |v: [f64; 4]| v.iter().sum::<f64>();
+        let mut metrics = serde_json::json!({
+            "iterations": counter(total(iterations)),
+            "dropped_iterations": counter(total(dropped)),
+        });
+        let mut series = serde_json::json!({
+            "iterations": { "kind": "counter", "sum": iterations },
+            "dropped_iterations": { "kind": "counter", "sum": dropped },
+        });
+        if with_scenario_keys {
+            metrics["iterations{scenario:open}"] = counter(total(iterations));
+            metrics["dropped_iterations{scenario:open}"] = counter(total(dropped));
+            series["iterations{scenario:open}"] = series["iterations"].clone();
+        }
+        serde_json::from_value(serde_json::json!({
+            "duration_secs": 4.0,
+            "metrics": metrics,
+            "tag_counts": [],
+            "series": { "t": [0, 1, 2, 3], "metrics": series },
+        }))
+        .expect("snapshot parses")
+    }
+
+    fn scenario(name: &str, stages: Vec<StageSummary>) -> ScenarioSummary {
+        ScenarioSummary {
+            name: name.into(),
+            executor: "ramping-arrival-rate".into(),
+            start_time_secs: 0.0,
+            duration_secs: 4.0,
+            max_vus: 1,
+            stages,
+            iterations: 0,
+            dropped_iterations: 0,
+        }
+    }
+
+    fn two_rate_stages() -> Vec<StageSummary> {
+        vec![StageSummary::rate(0.0, 2.0, 5.0), StageSummary::rate(2.0, 2.0, 30.0)]
+    }
+
+    #[test]
+    fn rate_stages_get_the_iteration_rate_and_the_drops_of_their_seconds() {
+        let snap = snapshot([5.0, 5.0, 8.0, 7.0], [0.0, 0.0, 9.0, 10.0], false);
+        let mut scenarios = vec![scenario("open", two_rate_stages())];
+        fill_scenario_figures(&mut scenarios, &snap);
+        let [first, second] = scenarios[0].stages.as_slice() else { panic!("two stages") };
+        assert_eq!((first.iterations_per_sec, second.iterations_per_sec), (5.0, 7.5));
+        assert_eq!((first.dropped_iterations, second.dropped_iterations), (Some(0), Some(19)));
+        assert_eq!(scenarios[0].dropped_iterations, 19);
+        assert_eq!((first.target_label(), second.target_label()), ("5/s".to_string(), "30/s".to_string()));
+    }
+
+    #[test]
+    fn drops_are_not_split_among_open_scenarios_nor_given_to_vu_stages() {
+        // Two open-model scenarios: the run's series of drops belongs to neither alone.
+        let snap = snapshot([5.0, 5.0, 8.0, 7.0], [0.0, 0.0, 9.0, 10.0], true);
+        let mut scenarios = vec![scenario("open", two_rate_stages()), scenario("other", two_rate_stages())];
+        fill_scenario_figures(&mut scenarios, &snap);
+        assert_eq!(scenarios[0].dropped_iterations, 19);
+        assert!(scenarios[0].stages.iter().all(|st| st.dropped_iterations.is_none()));
+        assert_eq!(scenarios[0].stages[1].iterations_per_sec, 7.5);
+        // A closed model has no drops to show, even when the run has some.
+        let snap = snapshot([5.0, 5.0, 8.0, 7.0], [0.0, 0.0, 9.0, 10.0], false);
+        let mut vus =
+            vec![scenario("open", vec![StageSummary::vus(0.0, 2.0, 3), StageSummary::vus(2.0, 2.0, 6)])];
+        fill_scenario_figures(&mut vus, &snap);
+        assert!(vus[0].stages.iter().all(|st| st.dropped_iterations.is_none() && !st.is_rate()));
+    }
+
+    #[test]
+    fn stage_units_read_old_files_as_vus_and_write_rates_exactly() {
+        // A results file written before stages had a unit: its targets are VUs.
+        let old: StageSummary =
+            serde_json::from_str(r#"{ "start_secs": 0, "duration_secs": 5, "target": 20 }"#).unwrap();
+        assert_eq!((old.unit, old.target_label()), (StageUnit::Vus, "20 VUs".to_string()));
+        let json = serde_json::to_value(&old).unwrap();
+        assert!(json.get("target_rate").is_none() && json.get("dropped_iterations").is_none(), "{json}");
+
+        let rate = StageSummary::rate(0.0, 5.0, 0.5);
+        let json = serde_json::to_value(&rate).unwrap();
+        assert_eq!(json["unit"], "iterations_per_sec");
+        assert_eq!(json["target_rate"], 0.5);
+        assert_eq!(json["target"], 1, "the integer target is the rate rounded");
+        assert_eq!(rate.target_label(), "0.5/s");
+        assert_eq!(serde_json::from_value::<StageSummary>(json).unwrap(), rate);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use stampede_metrics::{MetricKind, ValueType};
 
 use crate::grade::{Grade, GradingConfig, grade};
 use crate::summary::is_trend;
-use crate::{Summary, Verdict, format_bytes, format_ms};
+use crate::{StageSummary, Summary, Verdict, format_bytes, format_ms};
 
 /// Renders the summary as plain text (UTF-8 marks, no colour codes), graded with the targets
 /// its thresholds imply ([`GradingConfig::for_summary`]).
@@ -232,8 +232,10 @@ fn truncate(s: &str, max: usize) -> String {
     }
 }
 
-/// Per scenario: executor, iterations, dropped iterations, and per stage the planned and actual
-/// VUs and the throughput ("warm-up 45 req/s, baseline 47, spike 118").
+/// Per scenario: executor, iterations, dropped iterations, and per stage the plan against what
+/// happened ("warm-up 45 req/s, baseline 47, spike 118"). A VU stage shows the planned and
+/// actual VUs; an arrival-rate stage the planned rate, the iteration rate achieved and the
+/// iterations dropped, which is what an open model is judged by.
 fn scenarios_section(w: &mut String, s: &Summary) {
     let _ = writeln!(w, "\n  SCENARIOS");
     for sc in &s.run.scenarios {
@@ -245,17 +247,7 @@ fn scenarios_section(w: &mut String, s: &Summary) {
         let _ = writeln!(w, "    {} ({}): {} iterations{dropped}", sc.name, sc.executor, sc.iterations);
         if sc.stages.len() > 1 {
             for (i, st) in sc.stages.iter().enumerate() {
-                let _ = writeln!(
-                    w,
-                    "      stage {:<2} {:>7.0}s–{:<7.0}s  target {:>5} VUs  actual {:>7.1}  {:>9.1} req/s  {:>8.1} it/s",
-                    i + 1,
-                    st.start_secs,
-                    st.start_secs + st.duration_secs,
-                    st.target,
-                    st.avg_vus,
-                    st.rps,
-                    st.iterations_per_sec
-                );
+                stage_line(w, i + 1, st);
             }
         }
     }
@@ -284,5 +276,98 @@ fn scenarios_section(w: &mut String, s: &Summary) {
                 bp.max_passing_rate
             ),
         };
+    }
+}
+
+fn stage_line(w: &mut String, number: usize, st: &StageSummary) {
+    let span = format!("{}s–{}s", secs(st.start_secs), secs(st.start_secs + st.duration_secs));
+    let _ = write!(w, "      stage {number:<2} {span:<17} target {:>9}  ", st.target_label());
+    let _ = if st.is_rate() {
+        let dropped = match st.dropped_iterations {
+            Some(0) => "  0 dropped".to_string(),
+            Some(n) => format!("  ✗ {n} dropped"),
+            None => String::new(),
+        };
+        // No VU column: an open model's VUs are a pool it draws on, not the load it plans.
+        writeln!(w, "actual {:>7.1} it/s  {:>9.1} req/s{dropped}", st.iterations_per_sec, st.rps)
+    } else {
+        writeln!(
+            w,
+            "actual {:>7.1} VUs  {:>9.1} req/s  {:>8.1} it/s",
+            st.avg_vus, st.rps, st.iterations_per_sec
+        )
+    };
+}
+
+/// Seconds of a stage boundary: whole when they are, else to a tenth (profiles squeezed with
+/// `--duration` have sub-second stages).
+fn secs(x: f64) -> String {
+    if (x - x.round()).abs() < 0.05 || x >= 100.0 { format!("{x:.0}") } else { format!("{x:.1}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ScenarioSummary, StageSummary};
+
+    fn with_stages(executor: &str, stages: Vec<StageSummary>) -> Summary {
+        let mut s = Summary::from_json(include_str!("../tests/fixtures/run.json")).expect("fixture parses");
+        s.run.scenarios = vec![ScenarioSummary {
+            name: "checkout".into(),
+            executor: executor.into(),
+            start_time_secs: 0.0,
+            duration_secs: 4.0,
+            max_vus: 2,
+            stages,
+            iterations: 26,
+            dropped_iterations: 19,
+        }];
+        s
+    }
+
+    fn stage_lines(text: &str) -> Vec<&str> {
+        text.lines().filter(|l| l.trim_start().starts_with("stage ")).collect()
+    }
+
+    #[test]
+    fn arrival_rate_stages_show_the_planned_rate_against_the_achieved_one() {
+        let measured = |mut st: StageSummary, it_s: f64, dropped: Option<u64>| {
+            (st.iterations_per_sec, st.rps, st.avg_vus, st.dropped_iterations) =
+                (it_s, it_s * 2.0, 1.0, dropped);
+            st
+        };
+        let stages = vec![
+            measured(StageSummary::rate(0.0, 2.0, 5.0), 4.9, Some(0)),
+            measured(StageSummary::rate(2.0, 1.5, 30.0), 7.5, Some(19)),
+            measured(StageSummary::rate(3.5, 0.5, 0.5), 0.0, None),
+        ];
+        let text = render(&with_stages("ramping-arrival-rate", stages));
+        let lines = stage_lines(&text);
+        assert_eq!(lines.len(), 3, "{text}");
+        for (line, want) in lines.iter().zip([
+            ["0s–2s", "target 5/s", "actual 4.9 it/s", "9.8 req/s", "0 dropped"],
+            ["2s–3.5s", "target 30/s", "actual 7.5 it/s", "15.0 req/s", "✗ 19 dropped"],
+            ["3.5s–4s", "target 0.5/s", "actual 0.0 it/s", "0.0 req/s", ""],
+        ]) {
+            let squeezed = line.split_whitespace().collect::<Vec<_>>().join(" ");
+            for part in want {
+                assert!(squeezed.contains(part), "expected {part:?} in {line:?}");
+            }
+            assert!(!line.contains("VUs"), "an open model's stage is not counted in VUs: {line:?}");
+        }
+        assert!(!lines[2].contains("dropped"), "unknown drops are not shown as 0: {:?}", lines[2]);
+    }
+
+    #[test]
+    fn vu_stages_show_planned_and_actual_vus() {
+        let mut stages = vec![StageSummary::vus(0.0, 2.0, 3), StageSummary::vus(2.0, 2.0, 6)];
+        stages[1].avg_vus = 5.5;
+        stages[1].iterations_per_sec = 12.0;
+        let text = render(&with_stages("ramping-vus", stages));
+        let lines = stage_lines(&text);
+        assert_eq!(lines.len(), 2, "{text}");
+        let squeezed = lines[1].split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(squeezed.contains("target 6 VUs actual 5.5 VUs"), "{squeezed}");
+        assert!(squeezed.ends_with("12.0 it/s") && !squeezed.contains("dropped"), "{squeezed}");
     }
 }

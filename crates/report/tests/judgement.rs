@@ -93,7 +93,7 @@ fn build(shape: Shape<'_>) -> Summary {
 
 /// A stage as planned; the per-stage figures are filled in by `Summary::new`.
 fn stage(start_secs: f64, duration_secs: f64, target: u32) -> StageSummary {
-    StageSummary { start_secs, duration_secs, target, rps: 0.0, iterations_per_sec: 0.0, avg_vus: 0.0 }
+    StageSummary::vus(start_secs, duration_secs, target)
 }
 
 fn normal(rng: &mut SmallRng) -> f64 {

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Child, Output, Stdio};
 use std::time::Duration;
 
-use super::support::{bin, example, text, write_plan};
+use super::support::{bin, example, run_no_history, text, valid_results, write_plan};
 
 fn run_plan(dir: &Path, yaml: &str, extra: &[&str]) -> (Output, serde_json::Value) {
     let plan = write_plan(dir, "plan.yaml", yaml);
@@ -290,6 +290,30 @@ scenarios:
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("steady (ramping-arrival-rate):"), "{stdout}");
 
+    // Each stage is planned in iterations/s, the spike's fractions of each scenario's own rate
+    // (20/s and 40/s), with at least 1/s where the fraction is not 0.
+    valid_results(&dir.path().join("results.json"));
+    for (name, want) in [
+        ("steady", [2.0, 2.0, 20.0, 20.0, 2.0, 2.0, 0.0]),
+        ("starved", [4.0, 4.0, 40.0, 40.0, 4.0, 4.0, 0.0]),
+    ] {
+        let stages = scenario(&r, name)["stages"].as_array().unwrap();
+        let rates: Vec<f64> = stages.iter().map(|st| st["target_rate"].as_f64().unwrap_or(-1.0)).collect();
+        assert_eq!(rates, want, "{name}: {stages:?}");
+        assert!(stages.iter().all(|st| st["unit"] == "iterations_per_sec"), "{name}: {stages:?}");
+        assert_eq!(stages[2]["target"], want[2] as u64, "{name}: the integer target is the rate");
+    }
+    // The terminal has one line per stage with the planned rate against the rate achieved.
+    let lines: Vec<String> = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("stage "))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(lines.len(), 14, "7 stages per scenario:\n{stdout}");
+    assert!(lines[3].contains("target 20/s actual") && lines[3].contains("it/s"), "{}", lines[3]);
+    assert!(lines[10].contains("target 40/s actual"), "{}", lines[10]);
+    assert!(lines.iter().all(|l| !l.contains("VUs")), "rate stages are not counted in VUs:\n{stdout}");
+
     // --peak counts VUs: on a plan of arrival rates it is an error that points to --peak-rate,
     // and --peak-rate is read like a plan's rates.
     let plan = dir.path().join("plan.yaml");
@@ -300,4 +324,84 @@ scenarios:
     let o = bin().args(["run", plan, "--profile", "spike", "--peak-rate", "fast"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("expected a rate above 0 like 100/s"), "{}", text(&o));
+}
+
+/// An arrival-rate stage is judged by the rate it planned against the iterations it achieved
+/// and dropped: one VU at ≥100 ms an iteration keeps up with 3/s, not with a ramp to 30/s.
+#[test]
+fn arrival_rate_stages_report_the_rate_achieved_and_the_drops() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = r#"
+target: http://127.0.0.1:9
+scenarios:
+  starved:
+    executor: ramping-arrival-rate
+    start_rate: 3
+    stages: [ { duration: 2s, target: 3 }, { duration: 2s, target: 30 } ]
+    pre_allocated_vus: 1
+    max_vus: 1
+    flow: [ { http: { url: "/health?delay=100ms" } } ]
+"#;
+    let (o, _) = run_plan(dir.path(), yaml, &["--demo", "--no-history"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = valid_results(&dir.path().join("results.json"));
+    let sc = scenario(&r, "starved");
+    let stages = sc["stages"].as_array().unwrap();
+    let figure = |i: usize, key: &str| stages[i][key].as_f64().unwrap_or_else(|| panic!("{key}: {stages:?}"));
+    assert_eq!((figure(0, "target_rate"), figure(1, "target_rate")), (3.0, 30.0));
+    let (first, second) = (figure(0, "iterations_per_sec"), figure(1, "iterations_per_sec"));
+    assert!((2.0..=4.0).contains(&first), "≈3 it/s while the VU keeps up: {first}\n{}", text(&o));
+    assert!(second < 11.0, "one VU cannot exceed ~10 it/s: {second}");
+    let drops = |i: usize| stages[i]["dropped_iterations"].as_u64().unwrap_or_else(|| panic!("{stages:?}"));
+    assert_eq!(drops(0), 0, "{stages:?}");
+    // 3→30/s over 2 s schedules ≈33 iterations; at most ~20 of them can run.
+    assert!(drops(1) >= 8, "the ramp outruns the pool: {stages:?}");
+    assert_eq!(drops(0) + drops(1), sc["dropped_iterations"].as_u64().unwrap(), "stages add up");
+
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let line = |target: &str| {
+        stdout
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .find(|l| l.starts_with("stage ") && l.contains(target))
+            .unwrap_or_else(|| panic!("no stage line with {target:?}:\n{stdout}"))
+    };
+    assert!(line("target 3/s").ends_with(" 0 dropped"), "{}", line("target 3/s"));
+    assert!(line("target 30/s").ends_with(&format!("✗ {} dropped", drops(1))), "{}", line("target 30/s"));
+    assert!(line("target 30/s").contains(&format!("actual {second:.1} it/s")), "{}", line("target 30/s"));
+}
+
+/// `--profile` on a `--url` quick test shapes its VUs like a plan's; the flags it cannot honour
+/// are usage errors rather than ignored.
+#[test]
+fn a_quick_test_takes_a_builtin_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("results.json");
+    let quick = ["run", "--url", "/health?delay=20ms", "--demo", "--quiet"];
+    let mut args = quick.to_vec();
+    args.extend(["--profile", "spike", "--peak", "4", "--duration", "2s", "--out", out.to_str().unwrap()]);
+    let o = run_no_history(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = valid_results(&out);
+    let sc = &r["run"]["scenarios"][0];
+    assert_eq!(sc["executor"], "ramping-vus", "{}", text(&o));
+    let targets: Vec<u64> =
+        sc["stages"].as_array().unwrap().iter().map(|st| st["target"].as_u64().unwrap()).collect();
+    // The spike's fractions of 4 VUs, a non-zero one at least 1 VU.
+    assert_eq!(targets, [1, 1, 4, 4, 1, 1, 0]);
+    assert!(sc["stages"].as_array().unwrap().iter().all(|st| st["unit"] == "vus"));
+    assert!(r["run"]["max_vus"].as_u64().unwrap() <= 4);
+
+    for (extra, says) in [
+        (&["--peak", "3"][..], "add --profile NAME"),
+        (&["--profile", "spike", "--peak-rate", "5/s"][..], "--peak N"),
+        (&["--profile", "spik"][..], "did you mean `spike`"),
+        (&["--profile", "spike", "--peak", "0"][..], "at least 1 VU"),
+    ] {
+        let mut args = quick.to_vec();
+        args.extend(extra);
+        let o = run_no_history(&args);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", text(&o));
+        assert!(text(&o).contains(says), "{extra:?}: {}", text(&o));
+    }
 }

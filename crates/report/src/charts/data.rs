@@ -106,7 +106,7 @@ pub(crate) fn stage_marks(s: &Summary) -> Vec<StageMark> {
         // A scenario with a single stage has no boundaries inside it but its start and end.
         for (i, st) in sc.stages.iter().enumerate() {
             let label = if sc.stages.len() > 1 {
-                format!("{prefix}stage {} · {} VUs", i + 1, st.target)
+                format!("{prefix}stage {} · {}", i + 1, st.target_label())
             } else {
                 format!("{prefix}start")
             };
@@ -139,8 +139,14 @@ pub(crate) struct StageFigures {
     pub start: f64,
     /// End, seconds from the run's start.
     pub end: f64,
-    /// Target VUs at the stage's end.
-    pub target: u32,
+    /// The planned load at the stage's end, e.g. `20 VUs` or `50/s`.
+    pub target: String,
+    /// The same as a number, for sorting.
+    pub target_value: f64,
+    /// Iterations per second this scenario completed during the stage.
+    pub iterations_per_sec: f64,
+    /// Iterations dropped during the stage (arrival-rate stages, when known).
+    pub dropped_iterations: Option<u64>,
     /// Requests made during the stage.
     pub requests: f64,
     /// Failed requests during the stage.
@@ -180,7 +186,10 @@ pub(crate) fn stage_figures(s: &Summary) -> Vec<StageFigures> {
                 index: i + 1,
                 start,
                 end,
-                target: st.target,
+                target: st.target_label(),
+                target_value: st.target_value(),
+                iterations_per_sec: st.iterations_per_sec,
+                dropped_iterations: st.dropped_iterations,
                 requests: 0.0,
                 failures: 0.0,
                 avg_vus: None,
@@ -278,6 +287,28 @@ mod tests {
         assert_eq!(rows[1].rps(), 10.0);
         let marks = stage_marks(&s);
         assert_eq!(marks.iter().map(|m| m.at).collect::<Vec<_>>(), vec![1.5, 4.0]);
+    }
+
+    #[test]
+    fn arrival_rate_stages_are_labelled_by_their_rate() {
+        let mut s = fixture();
+        s.run.scenarios = serde_json::from_value(serde_json::json!([{
+            "name": "a", "executor": "ramping-arrival-rate", "start_time_secs": 0.0, "duration_secs": 4.0,
+            "max_vus": 20,
+            "stages": [
+                { "start_secs": 0.0, "duration_secs": 2.0, "target": 5, "unit": "iterations_per_sec",
+                  "target_rate": 5.0, "iterations_per_sec": 4.5, "dropped_iterations": 0 },
+                { "start_secs": 2.0, "duration_secs": 2.0, "target": 1, "unit": "iterations_per_sec",
+                  "target_rate": 0.5, "iterations_per_sec": 0.5, "dropped_iterations": 3 }
+            ]
+        }]))
+        .unwrap();
+        let labels: Vec<String> = stage_marks(&s).into_iter().map(|m| m.label).collect();
+        assert!(labels.contains(&"stage 2 · 0.5/s".to_string()), "{labels:?}");
+        let rows = stage_figures(&s);
+        assert_eq!((rows[0].target.as_str(), rows[0].target_value), ("5/s", 5.0));
+        assert_eq!((rows[1].target_value, rows[1].dropped_iterations), (0.5, Some(3)));
+        assert_eq!(rows[0].iterations_per_sec, 4.5);
     }
 
     #[test]

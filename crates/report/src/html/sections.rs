@@ -461,7 +461,8 @@ pub(super) fn stages(out: &mut String, s: &Summary) {
     out.push_str(
         "<div class=\"table-wrap\"><table class=\"sortable\" id=\"stages-table\">\n<thead><tr><th data-sort>Scenario</th>\
          <th class=\"num\" data-sort>Stage</th><th class=\"num\" data-sort>From</th><th class=\"num\" data-sort>To</th>\
-         <th class=\"num\" data-sort>Target VUs</th><th class=\"num\" data-sort>Avg VUs</th>\
+         <th class=\"num\" data-sort>Target</th><th class=\"num\" data-sort>Avg VUs</th>\
+         <th class=\"num\" data-sort>it/s</th><th class=\"num\" data-sort>Dropped</th>\
          <th class=\"num\" data-sort>Requests</th><th class=\"num\" data-sort>req/s</th><th class=\"bar-cell\"></th>\
          <th class=\"num\" data-sort>Failed</th><th class=\"num\" data-sort>p95 ≈</th></tr></thead>\n<tbody>\n",
     );
@@ -473,6 +474,7 @@ pub(super) fn stages(out: &mut String, s: &Summary) {
             out,
             "<tr><td class=\"name\">{}</td><td class=\"num\" data-v=\"{}\">{}</td><td class=\"num\" data-v=\"{}\">{}</td>\
              <td class=\"num\" data-v=\"{}\">{}</td><td class=\"num\" data-v=\"{}\">{}</td><td class=\"num\" data-v=\"{}\">{}</td>\
+             <td class=\"num\" data-v=\"{}\">{:.1}</td><td class=\"num{}\" data-v=\"{}\">{}</td>\
              <td class=\"num\" data-v=\"{}\">{}</td><td class=\"num\" data-v=\"{rps}\">{rps:.1}</td>\
              <td class=\"bar-cell\"><div class=\"bar\"><span style=\"width:{width:.1}%\"></span></div></td>\
              <td class=\"num{}\" data-v=\"{}\">{}</td><td class=\"num\" data-v=\"{}\">{}</td></tr>",
@@ -483,10 +485,15 @@ pub(super) fn stages(out: &mut String, s: &Summary) {
             secs(r.start),
             r.end,
             secs(r.end),
-            r.target,
-            r.target,
+            r.target_value,
+            esc(&r.target),
             r.avg_vus.unwrap_or(0.0),
             r.avg_vus.map_or_else(|| "–".to_string(), |v| format!("{v:.1}")),
+            r.iterations_per_sec,
+            r.iterations_per_sec,
+            if r.dropped_iterations.unwrap_or(0) > 0 { " bad-text" } else { "" },
+            r.dropped_iterations.unwrap_or(0),
+            r.dropped_iterations.map_or_else(|| "–".to_string(), |n| n.to_string()),
             r.requests,
             count(r.requests.round()),
             if failure.unwrap_or(0.0) > 0.0 { " bad-text" } else { "" },
