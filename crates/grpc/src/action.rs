@@ -23,7 +23,7 @@ use tonic::transport::{Channel, Endpoint};
 
 use crate::Error;
 use crate::codec::DynamicCodec;
-use crate::tls::{ConnectError, TlsConnector};
+use crate::connect::{ConnectError, PlainConnector, TlsConnector, TlsTarget, Totals, Wire};
 
 /// The gRPC code names, by code.
 const CODE_NAMES: [&str; 17] = [
@@ -97,8 +97,8 @@ pub(crate) fn target(step: Option<&str>, plan: Option<&http::Uri>) -> Result<Tar
     Ok(Target { uri, scheme })
 }
 
-/// The tonic endpoint of `uri`, and for TLS the connector doing the handshake. tonic is
-/// given the `http://` form with an `https://` origin (see the `tls` module).
+/// The tonic endpoint of `uri`, and for TLS where the handshake goes. tonic is given the
+/// `http://` form with an `https://` origin (see the `connect` module).
 fn endpoint(uri: &str, tls: Option<Arc<ClientConfig>>, deadline: Duration) -> Result<Connect, Error> {
     let invalid = || Error::Target(uri.to_string(), "not a valid URI");
     let Some(config) = tls else {
@@ -116,21 +116,25 @@ fn endpoint(uri: &str, tls: Option<Arc<ClientConfig>>, deadline: Duration) -> Re
         .map_err(|_| invalid())?
         .origin(parsed)
         .connect_timeout(deadline);
-    Ok(Connect { endpoint, tls: Some(TlsConnector { config, name }) })
+    Ok(Connect { endpoint, tls: Some(TlsTarget { config, name }) })
 }
 
 /// How a step opens its channel.
 #[derive(Debug)]
 struct Connect {
     endpoint: Endpoint,
-    tls: Option<TlsConnector>,
+    tls: Option<TlsTarget>,
 }
 
 impl Connect {
-    async fn channel(&self) -> Result<Channel, FailureKind> {
+    /// Opens a channel whose connection counts its bytes into `wire` (as do the connections
+    /// tonic reopens for it later).
+    async fn channel(&self, wire: Arc<Wire>) -> Result<Channel, FailureKind> {
         let connected = match &self.tls {
-            None => self.endpoint.connect().await,
-            Some(tls) => self.endpoint.connect_with_connector(tls.clone()).await,
+            None => self.endpoint.connect_with_connector(PlainConnector { wire }).await,
+            Some(target) => {
+                self.endpoint.connect_with_connector(TlsConnector { target: target.clone(), wire }).await
+            }
         };
         connected
             .map_err(|e| if ConnectError::is_handshake(&e) { FailureKind::Tls } else { FailureKind::Connect })
@@ -308,23 +312,39 @@ impl GrpcAction {
             },
             None => None,
         };
-        let channel = vu.session(self.slot, Session::default).channels.get(self.target).cloned().flatten();
-        let call = match (&self.dynamic, &rendered) {
+        // A clone, not taken out: a call cut short (the run ending) leaves the VU its
+        // connection, whose bytes then count towards the next call.
+        let conn = vu.session(self.slot, Session::default).channels.get(self.target).cloned().flatten();
+        let mut call = match (&self.dynamic, &rendered) {
             // A variable is not set, or rendered into an invalid metadata value: not sent.
             (Some(_), None) => Call { failure: Some(FailureKind::Variable), ..Call::default() },
-            _ => self.call(channel, start + self.deadline, rendered.as_ref()).await,
+            _ => self.call(conn, start + self.deadline, rendered.as_ref()).await,
         };
         let end = Instant::now();
+        // The VU's calls on a channel are sequential, so what its connection moved since the
+        // previous call belongs to this one: its frames, and HTTP/2 housekeeping (SETTINGS,
+        // PING, WINDOW_UPDATE) sent or read in between, which is on the wire all the same.
+        // A new connection's first call also has the preface and the TLS handshake.
+        let (bytes, seen) = match &call.wire {
+            Some((wire, before)) => {
+                let now = wire.totals();
+                (now.since(*before), now)
+            }
+            None => (Totals::default(), Totals::default()),
+        };
         let session = vu.session(self.slot, Session::default);
         if session.channels.len() <= self.target {
             session.channels.resize(self.target + 1, None);
         }
-        session.channels[self.target] =
-            if matches!(call.failure, Some(FailureKind::Connect | FailureKind::Tls)) {
-                None
-            } else {
-                call.channel.clone()
-            };
+        session.channels[self.target] = match (call.channel.take(), call.wire.take()) {
+            (Some(channel), Some((wire, _)))
+                if !matches!(call.failure, Some(FailureKind::Connect | FailureKind::Tls)) =>
+            {
+                Some(Conn { channel, wire, seen })
+            }
+            // Dropped: the next call reconnects, with new counters.
+            _ => None,
+        };
         let code = call.code;
         let failure = call.failure.or_else(|| match code {
             Some(c) if !self.expected.contains(&c) => Some(FailureKind::Status(u16::from(c))),
@@ -350,6 +370,14 @@ impl GrpcAction {
         }
         if let Some(first) = call.first {
             recorder.record_at(builtin::GRPC_TIME_TO_FIRST_MESSAGE, tags.step, first, ms(first - start));
+        }
+        // As for ws, only calls that moved bytes (one whose variable was not set never
+        // reached the wire; a refused connection moved none).
+        if bytes.sent > 0 {
+            recorder.record_at(builtin::DATA_SENT, tags.step, end, bytes.sent as f64);
+        }
+        if bytes.received > 0 {
+            recorder.record_at(builtin::DATA_RECEIVED, tags.step, end, bytes.received as f64);
         }
         if !self.checks.is_empty() {
             // The last response message as protobuf JSON, converted only if a JSON check
@@ -378,25 +406,34 @@ impl GrpcAction {
 
     /// Connects if needed and makes the call, reading every response message until the
     /// stream ends or `deadline` passes (what was received by then still counts).
-    async fn call(&self, channel: Option<Channel>, deadline: Instant, rendered: Option<&Rendered>) -> Call {
+    async fn call(&self, conn: Option<Conn>, deadline: Instant, rendered: Option<&Rendered>) -> Call {
         let mut out = Call::default();
-        match tokio::time::timeout_at(deadline, self.exchange(channel, &mut out, rendered)).await {
+        match tokio::time::timeout_at(deadline, self.exchange(conn, &mut out, rendered)).await {
             Ok(()) => {}
             Err(_) => out.failure = Some(FailureKind::Timeout),
         }
         out
     }
 
-    async fn exchange(&self, channel: Option<Channel>, out: &mut Call, rendered: Option<&Rendered>) {
-        let channel = match channel {
-            Some(c) => c,
-            None => match self.connect.channel().await {
-                Ok(c) => c,
-                Err(kind) => {
-                    out.failure = Some(kind);
-                    return;
+    async fn exchange(&self, conn: Option<Conn>, out: &mut Call, rendered: Option<&Rendered>) {
+        let channel = match conn {
+            Some(conn) => {
+                out.wire = Some((conn.wire, conn.seen));
+                conn.channel
+            }
+            None => {
+                // New counters for a new connection, in `out` before connecting: the bytes of
+                // an attempt that fails (a rejected certificate) or times out still count.
+                let wire = Arc::new(Wire::default());
+                out.wire = Some((wire.clone(), Totals::default()));
+                match self.connect.channel(wire).await {
+                    Ok(c) => c,
+                    Err(kind) => {
+                        out.failure = Some(kind);
+                        return;
+                    }
                 }
-            },
+            }
         };
         out.channel = Some(channel.clone());
         let resolved = self
@@ -551,6 +588,8 @@ fn ms(d: Duration) -> f64 {
 #[derive(Debug, Default)]
 struct Call {
     channel: Option<Channel>,
+    /// The counters of the connection used (or tried), and their reading before the call.
+    wire: Option<(Arc<Wire>, Totals)>,
     failure: Option<FailureKind>,
     code: Option<u8>,
     first: Option<Instant>,
@@ -564,9 +603,18 @@ struct Call {
 /// call never interns tags.
 #[derive(Debug, Default)]
 struct Session {
-    channels: Vec<Option<Channel>>,
+    channels: Vec<Option<Conn>>,
     /// Keyed by the call's status code, if it got one.
     tags: TagCache<TagKey<Option<u8>>>,
+}
+
+/// A VU's channel to a target and its byte counters.
+#[derive(Debug, Clone)]
+struct Conn {
+    channel: Channel,
+    wire: Arc<Wire>,
+    /// The counters' reading after the previous call: the next call's bytes are those above.
+    seen: Totals,
 }
 
 /// Builds and interns the tag sets of a call of `action` ending as `key`: a cache miss.

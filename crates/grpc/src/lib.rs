@@ -32,7 +32,7 @@
 //! `host:port` and `http://` targets are plaintext (h2c, prior knowledge); `https://`
 //! targets are TLS through rustls (ring), offering ALPN `h2`, with the certificate verified
 //! against the webpki roots unless the plan sets `insecure_skip_tls_verify: true` (see
-//! `tls`). The two client configurations are built once per run and shared by every VU, so
+//! `connect`). The two client configurations are built once per run and shared by every VU, so
 //! reconnects can resume sessions.
 //!
 //! # Metrics and tags
@@ -40,7 +40,11 @@
 //! `grpc_reqs`, `grpc_req_duration` (start to status), `grpc_req_failed` (one sample per
 //! call), `grpc_time_to_first_message`, `grpc_stream_msgs_received` (messages per call),
 //! `grpc_stream_msgs_sent` (request messages per call, client- and bidi-streaming calls only)
-//! and `checks`. Tags: the VU's, `name`, `method`, `status` (the gRPC code name, so
+//! and `checks`. `data_sent` / `data_received` are the wire bytes (HTTP/2 frames, TLS records
+//! and handshakes) the VU's connection moved since its previous call, counted under TLS as
+//! for http and ws: a new connection's first call carries its preface and handshake (also
+//! when the handshake fails), a reflection step's first call the lookup, and HTTP/2
+//! housekeeping between calls goes to the next one. Tags: the VU's, `name`, `method`, `status` (the gRPC code name, so
 //! `grpc_req_duration{status:UNAVAILABLE}` is a valid threshold), `group` inside groups and
 //! `error` on failure.
 //!
@@ -57,8 +61,8 @@
 
 mod action;
 mod codec;
+mod connect;
 mod reflection;
-mod tls;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -194,6 +194,9 @@ async fn a_refused_connection_is_a_connect_failure() {
         let error = h.tags(&s, builtin::GRPC_REQ_FAILED, "error");
         assert_eq!(error, [Some(FailureKind::Connect.tag().into_owned())]);
         assert_eq!(h.tags(&s, builtin::GRPC_REQS, "status"), [None]);
+        // Nothing reached the wire.
+        assert!(Harness::values(&s, builtin::DATA_SENT).is_empty());
+        assert!(Harness::values(&s, builtin::DATA_RECEIVED).is_empty());
     })
     .await;
 }
@@ -568,6 +571,126 @@ async fn an_untrusted_certificate_is_a_tls_failure_when_verifying() {
         assert_eq!(h.tags(&s, builtin::GRPC_REQ_FAILED, "error"), vec![tls; 4]);
         assert_eq!(h.tags(&s, builtin::GRPC_REQS, "status"), [None, None, None, None]);
         assert!(Harness::values(&s, builtin::GRPC_TIME_TO_FIRST_MESSAGE).is_empty());
+        // Each call's failed handshake is still on the wire: a ClientHello out, the server's
+        // flight with its certificate back.
+        let sent = Harness::values(&s, builtin::DATA_SENT);
+        let received = Harness::values(&s, builtin::DATA_RECEIVED);
+        assert_eq!((sent.len(), received.len()), (4, 4), "sent {sent:?}, received {received:?}");
+        assert!(sent.iter().all(|&b| b >= 150.0), "sent {sent:?}");
+        assert!(received.iter().all(|&b| b >= 300.0), "received {received:?}");
+        server.shutdown().await;
+    })
+    .await;
+}
+
+/// `data_sent` / `data_received` per call of each step, in call order.
+fn wire_bytes(h: &Harness, s: &[Sample]) -> Vec<(String, f64, f64)> {
+    let names = h.tags(s, builtin::DATA_SENT, "name");
+    let sent = Harness::values(s, builtin::DATA_SENT);
+    let received = Harness::values(s, builtin::DATA_RECEIVED);
+    assert_eq!(h.tags(s, builtin::DATA_RECEIVED, "name"), names, "both have the call's tags");
+    assert_eq!((sent.len(), received.len()), (names.len(), names.len()));
+    names
+        .into_iter()
+        .map(Option::unwrap_or_default)
+        .zip(sent)
+        .zip(received)
+        .map(|((n, s), r)| (n, s, r))
+        .collect()
+}
+
+#[tokio::test]
+async fn calls_record_the_wire_bytes_of_their_request_and_response() {
+    bounded(async {
+        let server = demo().await;
+        let addr = server.grpc_addr();
+        let long_prompt = "x".repeat(2000);
+        let stream = format!("target: \"{addr}\", proto: {LLM}, method: llm.v1.Generate/Stream");
+        // The same request for 1 and for 200 tokens (each a message of ~10 bytes), and one
+        // token for a 2000-byte prompt.
+        let mut h = Harness::new(&format!(
+            r#"  - grpc: {{ name: small, {stream}, message: {{ prompt: hi, max_tokens: 1, tokens_per_second: 10000 }} }}
+  - grpc: {{ name: long_answer, {stream}, message: {{ prompt: hi, max_tokens: 200, tokens_per_second: 10000 }} }}
+  - grpc: {{ name: long_prompt, {stream}, message: {{ prompt: "{long_prompt}", max_tokens: 1, tokens_per_second: 10000 }} }}
+"#
+        ));
+        for _ in 0..2 {
+            let outcomes = h.iteration().await;
+            assert!(outcomes.iter().all(|o| !o.failed), "{outcomes:?}");
+        }
+        let s = h.samples();
+        let calls = wire_bytes(&h, &s);
+        let names: Vec<&str> = calls.iter().map(|(n, ..)| n.as_str()).collect();
+        assert_eq!(names, ["small", "long_answer", "long_prompt"].repeat(2));
+        // The second iteration, on a warm connection.
+        let [(_, small_sent, small_received), (_, answer_sent, answer_received), (_, prompt_sent, prompt_received)] =
+            [&calls[3], &calls[4], &calls[5]].map(|(n, s, r)| (n.clone(), *s, *r));
+        // Headers, a 5-byte gRPC prefix and the message; status, one token and trailers back.
+        assert!((30.0..1000.0).contains(&small_sent), "small call sent {small_sent}");
+        assert!((30.0..1000.0).contains(&small_received), "small call received {small_received}");
+        assert!(answer_received >= small_received + 199.0 * 10.0, "{answer_received} vs {small_received}");
+        assert!(answer_sent < small_sent + 200.0, "the same request: {answer_sent} vs {small_sent}");
+        assert!(prompt_sent >= small_sent + 1999.0, "{prompt_sent} vs {small_sent}");
+        assert!(prompt_received < small_received + 200.0, "the same answer: {prompt_received} vs {small_received}");
+        // The connection's first call also carries the HTTP/2 preface and SETTINGS, and its
+        // headers before HPACK can index them.
+        let first_sent = calls[0].1;
+        assert!(first_sent >= small_sent + 24.0, "first call {first_sent}, later {small_sent}");
+        server.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn tls_handshake_bytes_count_towards_the_first_call_only() {
+    bounded(async {
+        let server = demo().await;
+        let front = tls_front(server.grpc_addr()).await;
+        let call = format!(
+            r#"proto: {SPEECH}, method: speech.v1.Speech/Recognize, message: {{ audio_uri: "demo://2" }}"#
+        );
+        let plan = format!("  - grpc: {{ name: unary, {call} }}\n");
+        let header =
+            |target: String| format!("target: {target}\ndefaults: {{ insecure_skip_tls_verify: true }}\n");
+        let mut tls =
+            Harness::with_header(&header(format!("https://127.0.0.1:{}", front.port())), &plan).unwrap();
+        let mut plain =
+            Harness::with_header(&header(format!("http://{}", server.grpc_addr())), &plan).unwrap();
+        for h in [&mut tls, &mut plain] {
+            for _ in 0..3 {
+                let outcomes = h.iteration().await;
+                assert!(outcomes.iter().all(|o| !o.failed), "{outcomes:?}");
+            }
+        }
+        let s = tls.samples();
+        let tls_calls = wire_bytes(&tls, &s);
+        let s = plain.samples();
+        let plain_calls = wire_bytes(&plain, &s);
+        let extra = |calls: &[(String, f64, f64)]| (calls[0].1 - calls[1].1, calls[0].2 - calls[1].2);
+        let (tls_extra_sent, tls_extra_received) = extra(&tls_calls);
+        let (plain_extra_sent, plain_extra_received) = extra(&plain_calls);
+        // A ClientHello and Finished out; the server's flight with its certificate (and the
+        // session tickets) back: hundreds of bytes more than the plaintext connection setup.
+        assert!(
+            tls_extra_sent >= plain_extra_sent + 150.0,
+            "first call extra sent: tls {tls_extra_sent}, plain {plain_extra_sent}; {tls_calls:?}"
+        );
+        assert!(
+            tls_extra_received >= plain_extra_received + 300.0,
+            "first call extra received: tls {tls_extra_received}, plain {plain_extra_received}; {tls_calls:?}"
+        );
+        // Later calls carry no handshake: alike, and only the records' overhead above
+        // plaintext.
+        let (second, third) = (&tls_calls[1], &tls_calls[2]);
+        assert!((second.1 - third.1).abs() < 50.0 && (second.2 - third.2).abs() < 50.0, "{tls_calls:?}");
+        assert!(
+            second.1 >= plain_calls[1].1 && second.1 < plain_calls[1].1 + 150.0,
+            "{tls_calls:?} {plain_calls:?}"
+        );
+        assert!(
+            second.2 >= plain_calls[1].2 && second.2 < plain_calls[1].2 + 150.0,
+            "{tls_calls:?} {plain_calls:?}"
+        );
         server.shutdown().await;
     })
     .await;

@@ -18,6 +18,7 @@
 //!
 //! The [`Comparison`] is serializable, so every renderer (text, Markdown, HTML) shows the same.
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 use base64::Engine as _;
@@ -29,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use stampede_metrics::{MetricKind, MetricSnapshot, SeriesColumns, Snapshot};
 
 use crate::grade::{percent, trim};
-use crate::{Summary, Verdict, format_ms};
+use crate::{RequestProtocol, Summary, Verdict, format_ms};
 
 /// Histogram units per millisecond (the metrics crate records ms as µs).
 const HIST_SCALE: f64 = 1000.0;
@@ -177,6 +178,10 @@ impl ChangeVerdict {
 pub struct ComparisonRow {
     /// The request name, or `None` for all requests.
     pub scope: Option<String>,
+    /// The protocol of the named request (rows are matched by protocol and name; the totals
+    /// are HTTP's). Absent in older comparisons: HTTP.
+    #[serde(default)]
+    pub protocol: RequestProtocol,
     /// The figure.
     pub metric: ComparedMetric,
     /// In the base run.
@@ -192,9 +197,14 @@ pub struct ComparisonRow {
 }
 
 impl ComparisonRow {
-    /// `all requests` or the request name.
-    pub fn scope_label(&self) -> &str {
-        self.scope.as_deref().unwrap_or("all requests")
+    /// `all requests`, the request name, or for another protocol than HTTP the name and the
+    /// protocol: `transcribe (grpc)`.
+    pub fn scope_label(&self) -> Cow<'_, str> {
+        match (&self.scope, self.protocol) {
+            (None, _) => Cow::Borrowed("all requests"),
+            (Some(name), RequestProtocol::Http) => Cow::Borrowed(name),
+            (Some(name), protocol) => Cow::Owned(format!("{name} ({})", protocol.label())),
+        }
     }
 }
 
@@ -289,15 +299,17 @@ pub fn compare(base: &Summary, new: &Summary, opts: &CompareOptions) -> Comparis
     for metric in ComparedMetric::ALL {
         rows.push(compare_one(&total_b, &total_n, metric, opts));
     }
-    let mut names: Vec<&str> = base.requests.iter().map(|r| r.name.as_str()).collect();
+    // Matched by protocol and name: an HTTP request and a gRPC call may share a name.
+    let mut names: Vec<(RequestProtocol, &str)> =
+        base.requests.iter().map(|r| (r.protocol, r.name.as_str())).collect();
     for r in &new.requests {
-        if !names.contains(&r.name.as_str()) {
-            names.push(&r.name);
+        if !names.contains(&(r.protocol, r.name.as_str())) {
+            names.push((r.protocol, &r.name));
         }
     }
-    for name in names {
-        let b = Side::named(base, name);
-        let n = Side::named(new, name);
+    for (protocol, name) in names {
+        let b = Side::named(base, protocol, name);
+        let n = Side::named(new, protocol, name);
         if b.requests.is_none() || n.requests.is_none() {
             // A request in one run only: one row saying so is enough.
             rows.push(compare_one(&b, &n, ComparedMetric::Throughput, opts));
@@ -327,6 +339,7 @@ pub(crate) fn by_name<'a>(
 /// One run's data for one scope (all requests or one name).
 struct Side<'a> {
     scope: Option<String>,
+    protocol: RequestProtocol,
     summary: &'a Summary,
     duration_key: Option<&'a str>,
     /// Failed and all requests.
@@ -345,6 +358,7 @@ impl<'a> Side<'a> {
         };
         Side {
             scope: None,
+            protocol: RequestProtocol::Http,
             summary: s,
             duration_key: s.snapshot.metrics.contains_key("http_req_duration").then_some("http_req_duration"),
             failed,
@@ -353,18 +367,23 @@ impl<'a> Side<'a> {
         }
     }
 
-    fn named(s: &'a Summary, name: &str) -> Side<'a> {
-        let failed_metric = by_name(&s.snapshot, "http_req_failed", name);
+    fn named(s: &'a Summary, protocol: RequestProtocol, name: &str) -> Side<'a> {
+        let failed_metric = by_name(&s.snapshot, protocol.failed_metric(), name);
         let per_second = failed_metric.and_then(|(key, _)| match s.snapshot.series.metrics.get(key) {
             Some(SeriesColumns::Rate { total, .. }) => Some(total.iter().map(|&t| f64::from(t)).collect()),
             _ => None,
         });
         Side {
             scope: Some(name.to_string()),
+            protocol,
             summary: s,
-            duration_key: by_name(&s.snapshot, "http_req_duration", name).map(|(k, _)| k),
+            duration_key: by_name(&s.snapshot, protocol.duration_metric(), name).map(|(k, _)| k),
             failed: failed_metric.map(|(_, m)| rate_counts(m)),
-            requests: s.requests.iter().find(|r| r.name == name).map(|r| r.requests),
+            requests: s
+                .requests
+                .iter()
+                .find(|r| r.protocol == protocol && r.name == name)
+                .map(|r| r.requests),
             per_second,
         }
     }
@@ -404,6 +423,7 @@ fn compare_one(b: &Side<'_>, n: &Side<'_>, metric: ComparedMetric, opts: &Compar
     let (base, new) = (b.point(metric), n.point(metric));
     let mut row = ComparisonRow {
         scope: b.scope.clone().or_else(|| n.scope.clone()),
+        protocol: b.protocol,
         metric,
         base,
         new,
@@ -413,7 +433,7 @@ fn compare_one(b: &Side<'_>, n: &Side<'_>, metric: ComparedMetric, opts: &Compar
     };
     let (Some(bv), Some(nv)) = (base, new) else { return row };
     let z = normal_quantile(0.5 + opts.confidence / 2.0);
-    let mut rng = SmallRng::seed_from_u64(opts.seed ^ fnv1a(row.scope_label()) ^ (metric as u64) << 56);
+    let mut rng = SmallRng::seed_from_u64(opts.seed ^ fnv1a(&row.scope_label()) ^ (metric as u64) << 56);
     let (change, interval, significant) = match metric {
         ComparedMetric::P50 | ComparedMetric::P95 | ComparedMetric::P99 => {
             let p = match metric {
@@ -684,15 +704,16 @@ pub fn render_text(c: &Comparison) -> String {
         "\n    {:<28} {:<11} {:>10} {:>10} {:>9}  {:<19} verdict",
         "scope", "metric", "base", "new", "change", ci_label
     );
-    let mut last_scope: Option<&str> = None;
+    let mut last_scope: Option<Cow<'_, str>> = None;
     for r in &c.rows {
         let scope = r.scope_label();
-        let shown = if last_scope == Some(scope) { "" } else { scope };
+        let shown = if last_scope.as_ref() == Some(&scope) { "" } else { &scope };
+        let shown = truncate(shown, 28);
         last_scope = Some(scope);
         let _ = writeln!(
             w,
             "    {:<28} {:<11} {:>10} {:>10} {:>9}  {:<19} {} {}",
-            truncate(shown, 28),
+            shown,
             r.metric.label(),
             r.base.map_or_else(|| "-".to_string(), |v| r.metric.format(v)),
             r.new.map_or_else(|| "-".to_string(), |v| r.metric.format(v)),

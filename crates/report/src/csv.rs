@@ -1,8 +1,9 @@
 //! CSV files (`--csv DIR`), named and shaped like Locust's so existing spreadsheets and scripts
 //! carry over:
 //!
-//! * `stats.csv` — one row per request name and an `Aggregated` total row: counts, rates and
-//!   response times (ms), with the percentile columns read from the exact histograms;
+//! * `stats.csv` — one row per request name and an `Aggregated` total row of HTTP requests:
+//!   counts, rates and response times (ms), with the percentile columns read from the exact
+//!   histograms, and last the row's `Protocol` (`http`, `grpc`; empty for the total);
 //! * `history.csv` — one row per second of the run, from the per-second series;
 //! * `failures.csv` — failures by request name and kind.
 //!
@@ -63,11 +64,13 @@ pub fn stats(s: &Summary) -> String {
         "Max Response Time",
     ];
     header.extend(PERCENTILES.iter().map(|(h, _)| *h));
+    // Last, so that scripts reading columns by position keep working.
+    header.push("Protocol");
     line(&mut out, header.iter().map(|h| h.to_string()));
     let secs = s.run.duration_secs;
     let per_sec = |n: u64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
     for r in &s.requests {
-        let key = by_name(&s.snapshot, "http_req_duration", &r.name).map(|(k, _)| k);
+        let key = by_name(&s.snapshot, r.protocol.duration_metric(), &r.name).map(|(k, _)| k);
         let mut row = vec![
             r.name.clone(),
             r.requests.to_string(),
@@ -76,6 +79,7 @@ pub fn stats(s: &Summary) -> String {
             num(per_sec(r.failures)),
         ];
         row.extend(times(s, key));
+        row.push(r.protocol.label().to_string());
         line(&mut out, row);
     }
     let requests = s.value("http_reqs", "count").unwrap_or(0.0) as u64;
@@ -89,6 +93,8 @@ pub fn stats(s: &Summary) -> String {
         num(per_sec(failures)),
     ];
     row.extend(times(s, key));
+    // Empty, as Locust leaves its aggregated row's type: the totals are HTTP's figures.
+    row.push(String::new());
     line(&mut out, row);
     out
 }

@@ -415,6 +415,9 @@ struct Facts {
     latency: Option<f64>,
     p95: Option<f64>,
     p99: Option<f64>,
+    /// The trend `latency` was read from: the slowest request is looked for among the rows
+    /// measured by the same metric, so a mixed run names a request of the graded protocol.
+    latency_metric: &'static str,
 }
 
 impl Facts {
@@ -442,6 +445,7 @@ impl Facts {
             latency: s.snapshot.percentile(latency, config.latency_percentile),
             p95: s.snapshot.percentile(latency, 95.0),
             p99: s.snapshot.percentile(latency, 99.0),
+            latency_metric: latency,
         }
     }
 
@@ -781,8 +785,8 @@ fn latency_finding(s: &Summary, f: &Facts, config: &GradingConfig) -> Option<Rec
         observed / target,
         format_ms(target)
     );
-    if let Some((name, v)) = slowest_request(s, p)
-        && s.requests.len() > 1
+    if let Some((name, v, rows)) = slowest_request(s, f, p)
+        && rows > 1
     {
         let _ = write!(evidence, "; slowest request: {name} (p({}) {})", trim(p), format_ms(v));
     }
@@ -795,15 +799,19 @@ fn latency_finding(s: &Summary, f: &Facts, config: &GradingConfig) -> Option<Rec
     })
 }
 
-/// The request name with the highest `p`th percentile.
-fn slowest_request(s: &Summary, p: f64) -> Option<(String, f64)> {
-    s.requests
+/// The request name with the highest `p`th percentile among the rows of the graded latency's
+/// protocol, and how many such rows there are.
+fn slowest_request(s: &Summary, f: &Facts, p: f64) -> Option<(String, f64, usize)> {
+    let graded: Vec<_> =
+        s.requests.iter().filter(|r| r.protocol.duration_metric() == f.latency_metric).collect();
+    let (name, v) = graded
         .iter()
         .filter_map(|r| {
-            let (key, _) = by_name(&s.snapshot, "http_req_duration", &r.name)?;
+            let (key, _) = by_name(&s.snapshot, f.latency_metric, &r.name)?;
             Some((r.name.clone(), s.snapshot.percentile(key, p)?))
         })
-        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .max_by(|a, b| a.1.total_cmp(&b.1))?;
+    Some((name, v, graded.len()))
 }
 
 fn long_tail_finding(s: &Summary, f: &Facts, config: &GradingConfig) -> Option<Recommendation> {
@@ -813,8 +821,8 @@ fn long_tail_finding(s: &Summary, f: &Facts, config: &GradingConfig) -> Option<R
     }
     let (p95, p99) = (f.p95?, f.p99?);
     let mut evidence = format!("p99/p95 = {ratio:.1} (p95 {}, p99 {})", format_ms(p95), format_ms(p99));
-    if let Some((name, v)) = slowest_request(s, 99.0)
-        && s.requests.len() > 1
+    if let Some((name, v, rows)) = slowest_request(s, f, 99.0)
+        && rows > 1
     {
         let _ = write!(evidence, "; the slowest p99 is {name} ({})", format_ms(v));
     }

@@ -36,8 +36,8 @@ pub use grade::{Grade, GradingConfig, GradingOverrides, grade};
 pub use html::{HtmlExtras, render_html};
 pub use ratelimit::{RateLimitSummary, RateLimitedRequest};
 pub use summary::{
-    BreakingPointSummary, CheckResult, ErrorCount, RequestStats, RunInfo, SCHEMA_VERSION, ScenarioSummary,
-    StageSummary, StageUnit, Summary, SummaryInput, ThresholdResult, Verdict,
+    BreakingPointSummary, CheckResult, ErrorCount, RequestProtocol, RequestStats, RunInfo, SCHEMA_VERSION,
+    ScenarioSummary, StageSummary, StageUnit, Summary, SummaryInput, ThresholdResult, Verdict,
 };
 
 /// Errors of reading or writing reports.

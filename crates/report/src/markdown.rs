@@ -106,12 +106,16 @@ pub fn render(s: &Summary, grade: &Grade, comparison: Option<&Comparison>) -> St
         if fold {
             let _ = writeln!(w, "<details><summary>{} request names</summary>\n", s.requests.len());
         }
-        let _ = writeln!(w, "| Name | Requests | Failed | req/s | avg | med | p90 | p95 | p99 | max |");
-        let _ = writeln!(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        // A run with gRPC calls marks every row's protocol: names are unique per protocol only.
+        let marked = s.has_non_http_requests();
+        let (head, rule) = if marked { (" Protocol |", "---|") } else { ("", "") };
+        let _ = writeln!(w, "| Name |{head} Requests | Failed | req/s | avg | med | p90 | p95 | p99 | max |");
+        let _ = writeln!(w, "|---|{rule}---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for r in &s.requests {
+            let proto = if marked { format!(" {} |", r.protocol.label()) } else { String::new() };
             let _ = writeln!(
                 w,
-                "| {} | {} | {} | {:.1} | {} | {} | {} | {} | {} | {} |",
+                "| {} |{proto} {} | {} | {:.1} | {} | {} | {} | {} | {} | {} |",
                 esc(&r.name),
                 r.requests,
                 r.failures,
@@ -260,7 +264,7 @@ fn table(w: &mut String, c: &Comparison, rows: &[&crate::compare::ComparisonRow]
         let _ = writeln!(
             w,
             "| {} | {} | {} | {} | {} | {} | {verdict} |",
-            esc(r.scope_label()),
+            esc(&r.scope_label()),
             r.metric.label(),
             r.base.map_or_else(|| "–".to_string(), |v| r.metric.format(v)),
             r.new.map_or_else(|| "–".to_string(), |v| r.metric.format(v)),

@@ -213,14 +213,70 @@ pub struct CheckResult {
     pub fails: u64,
 }
 
+/// The protocol of a per-request row: which family of `name` sub-metrics its figures come from.
+///
+/// WebSocket steps have no row: their samples are named by socket, not by step, and no one
+/// duration covers every action (`ws_connecting`, `ws_msg_rtt` and `ws_ping` each time one
+/// kind of step), so a row would mix actions and show a latency for some of them only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestProtocol {
+    /// HTTP requests (`http_reqs`, `http_req_duration`, `http_req_failed`). Files written
+    /// before rows had a protocol hold only these.
+    #[default]
+    Http,
+    /// gRPC calls (`grpc_reqs`, `grpc_req_duration`, `grpc_req_failed`).
+    Grpc,
+}
+
+impl RequestProtocol {
+    /// Every protocol with per-request rows, in the order the table lists them.
+    pub const ALL: [RequestProtocol; 2] = [RequestProtocol::Http, RequestProtocol::Grpc];
+
+    /// Short lower-case label: `http`, `grpc` (the results file's spelling).
+    pub fn label(self) -> &'static str {
+        match self {
+            RequestProtocol::Http => "http",
+            RequestProtocol::Grpc => "grpc",
+        }
+    }
+
+    /// The counter of requests made.
+    pub fn reqs_metric(self) -> &'static str {
+        match self {
+            RequestProtocol::Http => "http_reqs",
+            RequestProtocol::Grpc => "grpc_reqs",
+        }
+    }
+
+    /// The trend of request durations (ms).
+    pub fn duration_metric(self) -> &'static str {
+        match self {
+            RequestProtocol::Http => "http_req_duration",
+            RequestProtocol::Grpc => "grpc_req_duration",
+        }
+    }
+
+    /// The rate of failed requests.
+    pub fn failed_metric(self) -> &'static str {
+        match self {
+            RequestProtocol::Http => "http_req_failed",
+            RequestProtocol::Grpc => "grpc_req_failed",
+        }
+    }
+}
+
 /// Per-request-name statistics (times in ms).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RequestStats {
     /// The request's name.
     pub name: String,
+    /// The protocol; a name is unique within its protocol only (absent in older files: HTTP).
+    #[serde(default)]
+    pub protocol: RequestProtocol,
     /// Requests made.
     pub requests: u64,
-    /// Requests counted in `http_req_failed`.
+    /// Requests counted in the protocol's failure rate (`http_req_failed`, `grpc_req_failed`).
     pub failures: u64,
     /// Requests per second over the run.
     pub rps: f64,
@@ -329,7 +385,7 @@ pub struct Summary {
     pub thresholds: Vec<ThresholdResult>,
     /// Checks with pass/fail counts.
     pub checks: Vec<CheckResult>,
-    /// Per-request-name table.
+    /// Per-request-name table: HTTP requests, then gRPC calls.
     pub requests: Vec<RequestStats>,
     /// Errors by kind and request name, most frequent first.
     pub errors: Vec<ErrorCount>,
@@ -392,6 +448,12 @@ impl Summary {
             return Err(ReportError::Version { found, expected: SCHEMA_VERSION });
         }
         Ok(serde_json::from_value(value)?)
+    }
+
+    /// Whether the request table holds other protocols than HTTP, so renderers mark each
+    /// row's protocol (a pure HTTP run reads as it always did).
+    pub fn has_non_http_requests(&self) -> bool {
+        self.requests.iter().any(|r| r.protocol != RequestProtocol::Http)
     }
 
     /// A value of the k6 view, e.g. `value("http_req_duration", "p(95)")`.
@@ -521,31 +583,36 @@ fn base_name(key: &str) -> &str {
 
 fn request_table(snapshot: &Snapshot, duration_secs: f64) -> Vec<RequestStats> {
     let mut rows = Vec::new();
-    // Keyed by `http_reqs{name:…}`: a request that never got a response still has a row.
-    for (key, m) in &snapshot.metrics {
-        if base_name(key) != "http_reqs" || m.tags.len() != 1 {
-            continue;
+    for protocol in RequestProtocol::ALL {
+        // Keyed by the request counter's sub-metric: a request that never got a response
+        // still has a row.
+        for (key, m) in &snapshot.metrics {
+            if base_name(key) != protocol.reqs_metric() || m.tags.len() != 1 {
+                continue;
+            }
+            let Some(name) = m.tags.get("name") else { continue };
+            let sub = |metric: &str| by_name(snapshot, metric, name);
+            let requests = m.values.get("count").copied().unwrap_or(0.0) as u64;
+            let failures =
+                sub(protocol.failed_metric()).and_then(|r| r.values.get("passes")).copied().unwrap_or(0.0)
+                    as u64;
+            let duration = sub(protocol.duration_metric());
+            let v = |stat: &str| duration.and_then(|d| d.values.get(stat)).copied().unwrap_or(0.0);
+            rows.push(RequestStats {
+                name: name.clone(),
+                protocol,
+                requests,
+                failures,
+                rps: if duration_secs > 0.0 { requests as f64 / duration_secs } else { 0.0 },
+                avg: v("avg"),
+                min: v("min"),
+                med: v("med"),
+                p90: v("p(90)"),
+                p95: v("p(95)"),
+                p99: v("p(99)"),
+                max: v("max"),
+            });
         }
-        let Some(name) = m.tags.get("name") else { continue };
-        let sub = |metric: &str| by_name(snapshot, metric, name);
-        let requests = m.values.get("count").copied().unwrap_or(0.0) as u64;
-        let failures =
-            sub("http_req_failed").and_then(|r| r.values.get("passes")).copied().unwrap_or(0.0) as u64;
-        let duration = sub("http_req_duration");
-        let v = |stat: &str| duration.and_then(|d| d.values.get(stat)).copied().unwrap_or(0.0);
-        rows.push(RequestStats {
-            name: name.clone(),
-            requests,
-            failures,
-            rps: if duration_secs > 0.0 { requests as f64 / duration_secs } else { 0.0 },
-            avg: v("avg"),
-            min: v("min"),
-            med: v("med"),
-            p90: v("p(90)"),
-            p95: v("p(95)"),
-            p99: v("p(99)"),
-            max: v("max"),
-        });
     }
     rows
 }
@@ -563,11 +630,11 @@ fn by_name<'a>(snapshot: &'a Snapshot, metric: &str, name: &str) -> Option<&'a M
 fn error_table(snapshot: &Snapshot) -> Vec<ErrorCount> {
     let mut counts: BTreeMap<(String, String), u64> = BTreeMap::new();
     for tc in &snapshot.tag_counts {
-        // Every failed request is an `http_reqs` sample with an `error` tag; a failed
-        // WebSocket action is a `ws_failed` pass with one.
+        // A failed HTTP request, WebSocket action or gRPC call is a pass of its `*_failed` rate
+        // with an `error` tag (an HTTP request that could not be built, `error:variable`, is
+        // only that: it was never sent, so it is not in `http_reqs`).
         let failed = match tc.metric.as_str() {
-            "http_reqs" => tc.count.unwrap_or(0.0) as u64,
-            "ws_failed" => tc.passes.unwrap_or(0),
+            "http_req_failed" | "ws_failed" | "grpc_req_failed" => tc.passes.unwrap_or(0),
             _ => continue,
         };
         if let Some(kind) = tc.tags.get("error").filter(|_| failed > 0) {

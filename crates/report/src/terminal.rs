@@ -78,16 +78,31 @@ pub fn render_with(s: &Summary, grade: &Grade) -> String {
 
     if !s.requests.is_empty() {
         let _ = writeln!(w, "\n  REQUESTS");
+        // A run with gRPC calls marks every row's protocol: names are unique per protocol only.
+        let marked = s.has_non_http_requests();
+        let proto = |label: &str| if marked { format!(" {label:<5}") } else { String::new() };
         let _ = writeln!(
             w,
-            "    {:<28} {:>8} {:>7} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-            "name", "reqs", "fail", "req/s", "avg", "min", "med", "p90", "p95", "p99", "max"
+            "    {:<28}{} {:>8} {:>7} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "name",
+            proto("proto"),
+            "reqs",
+            "fail",
+            "req/s",
+            "avg",
+            "min",
+            "med",
+            "p90",
+            "p95",
+            "p99",
+            "max"
         );
         for r in &s.requests {
             let _ = writeln!(
                 w,
-                "    {:<28} {:>8} {:>7} {:>8.1} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                "    {:<28}{} {:>8} {:>7} {:>8.1} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
                 truncate(&r.name, 28),
+                proto(r.protocol.label()),
                 r.requests,
                 r.failures,
                 r.rps,

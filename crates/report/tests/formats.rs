@@ -67,7 +67,7 @@ fn stats_csv_has_a_row_per_request_and_an_aggregated_row() {
     assert_eq!(
         rows[0].join(","),
         "Name,Request Count,Failure Count,Requests/s,Failures/s,Average Response Time,Min Response Time,\
-         Median Response Time,Max Response Time,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%"
+         Median Response Time,Max Response Time,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%,Protocol"
     );
     assert_eq!(rows.len(), 1 + s.requests.len() + 1);
     assert!(rows.iter().all(|r| r.len() == rows[0].len()), "ragged rows: {rows:?}");
@@ -76,8 +76,10 @@ fn stats_csv_has_a_row_per_request_and_an_aggregated_row() {
     let failures = column(&rows, "Failure Count");
     let p95 = column(&rows, "95%");
     let max = column(&rows, "Max Response Time");
+    let protocol = column(&rows, "Protocol");
     for (i, r) in s.requests.iter().enumerate() {
         assert_eq!(name(i + 1), r.name);
+        assert_eq!(protocol(i + 1), "http", "a file written before rows had a protocol: HTTP");
         assert_eq!(count(i + 1), r.requests.to_string());
         assert_eq!(failures(i + 1), r.failures.to_string());
         let got: f64 = p95(i + 1).parse().unwrap();
@@ -87,7 +89,7 @@ fn stats_csv_has_a_row_per_request_and_an_aggregated_row() {
     }
     assert!(rows.iter().any(|r| r[0] == HOSTILE), "quoted name reads back");
     let last = rows.len() - 1;
-    assert_eq!(name(last), "Aggregated");
+    assert_eq!((name(last), protocol(last)), ("Aggregated", ""));
     let total: u64 = s.requests.iter().map(|r| r.requests).sum();
     assert_eq!(count(last), total.to_string());
     assert_eq!(count(last), format!("{}", s.value("http_reqs", "count").unwrap()));

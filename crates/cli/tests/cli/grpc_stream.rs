@@ -19,11 +19,22 @@ fn the_grpc_example_passes_against_the_demo_with_every_call_kind() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("errors 30/30"), "{}", text(&o));
     let calls = metric(&r, "grpc_reqs", "count");
     assert!(calls >= 8.0, "calls {calls}");
+    // Wire bytes are counted under gRPC too: more than a few bytes per call each way.
+    let (out, back) = (metric(&r, "data_sent", "count"), metric(&r, "data_received", "count"));
+    assert!(out > 30.0 * calls && back > 30.0 * calls, "sent {out} B, received {back} B, {calls} calls");
     // Each iteration streams 3 chunks, then 2 chat messages.
     let dictate = metric(&r, "grpc_req_duration{name:dictate}", "count");
     let sent = metric(&r, "grpc_stream_msgs_sent", "count");
     assert!(dictate >= 2.0, "dictate calls {dictate}");
     assert!((3.0 * dictate..=5.0 * dictate).contains(&sent), "sent {sent} for {dictate} dictations");
+    // Each call has a row of the per-request table, marked gRPC, in the results and on screen.
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let table = stdout.split("REQUESTS").nth(1).unwrap_or_else(|| panic!("no REQUESTS: {}", text(&o)));
+    let is_row = |l: &str| l.trim_start().starts_with("transcribe ") && l.contains(" grpc ");
+    assert!(table.lines().any(is_row), "{table}");
+    let rows = r["requests"].as_array().unwrap();
+    let row = rows.iter().find(|q| q["name"] == "transcribe" && q["protocol"] == "grpc");
+    assert!(row.is_some_and(|q| q["requests"].as_u64().unwrap() > 0), "{rows:?}");
     let checks = r["checks"].as_array().unwrap();
     assert!(checks.iter().all(|c| c["fails"] == 0 && c["passes"].as_u64().unwrap() > 0), "{checks:?}");
     let names: Vec<&str> = checks.iter().filter_map(|c| c["name"].as_str()).collect();

@@ -115,6 +115,10 @@ fn runtime_templates_render_builtins_and_extracted_values_and_count_unset_ones()
     assert_eq!(metric(&r, "http_reqs{name:echo}", "count"), 6.0);
     assert_eq!(metric(&r, "http_reqs{name:form}", "count"), 6.0);
     // `later` is set by the step after `unset`: unset in each VU's first iteration only.
+    // Requests that were not sent are in the errors table, by kind and request.
+    let errors = r["errors"].as_array().unwrap();
+    let variable = errors.iter().find(|e| e["kind"] == "variable").unwrap_or_else(|| panic!("{errors:?}"));
+    assert_eq!((variable["name"].as_str(), variable["count"].as_u64()), (Some("unset"), Some(2)));
     let unset = &r["metrics"]["http_req_failed{error:variable}"];
     assert_eq!(unset["passes"].as_f64().or(unset["count"].as_f64()), Some(2.0), "{unset}");
 }

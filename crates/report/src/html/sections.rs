@@ -9,7 +9,7 @@ use crate::charts::data::{self, stage_figures};
 use crate::charts::readable_time;
 use crate::compare::{ChangeVerdict, format_interval};
 use crate::grade::{Band, Severity};
-use crate::{Comparison, Grade, Summary, Verdict, format_bytes, format_ms};
+use crate::{Comparison, Grade, RequestProtocol, Summary, Verdict, format_bytes, format_ms};
 
 fn open_card(out: &mut String, (anchor, title): (&str, &str), aside: &str) {
     let _ = write!(
@@ -333,9 +333,14 @@ pub(super) fn requests(out: &mut String, s: &Summary) {
         out.push_str("<p class=\"empty\">No requests were made.</p>\n");
         return close_card(out);
     }
+    // A run with gRPC calls marks every row's protocol: names are unique per protocol only.
+    let marked = s.has_non_http_requests();
+    out.push_str("<div class=\"table-wrap\"><table class=\"sortable\" id=\"requests-table\">\n<thead><tr><th data-sort>Name</th>");
+    if marked {
+        out.push_str("<th data-sort>Protocol</th>");
+    }
     out.push_str(
-        "<div class=\"table-wrap\"><table class=\"sortable\" id=\"requests-table\">\n<thead><tr>\
-         <th data-sort>Name</th><th class=\"num\" data-sort>Requests</th><th class=\"num\" data-sort>Failed</th>\
+        "<th class=\"num\" data-sort>Requests</th><th class=\"num\" data-sort>Failed</th>\
          <th class=\"num\" data-sort>Error rate</th><th class=\"num\" data-sort>req/s</th><th class=\"num\" data-sort>avg</th>\
          <th class=\"num\" data-sort>min</th><th class=\"num\" data-sort>med</th><th class=\"num\" data-sort>p90</th>\
          <th class=\"num\" data-sort>p95</th><th class=\"num\" data-sort>p99</th><th class=\"num\" data-sort>max</th>\
@@ -347,9 +352,10 @@ pub(super) fn requests(out: &mut String, s: &Summary) {
         let bad = if r.failures > 0 { " bad-text" } else { "" };
         let _ = writeln!(
             out,
-            "<tr><td class=\"name\">{}</td><td class=\"num\" data-v=\"{}\">{}</td><td class=\"num{bad}\" data-v=\"{}\">{}</td>\
+            "<tr><td class=\"name\">{}</td>{}<td class=\"num\" data-v=\"{}\">{}</td><td class=\"num{bad}\" data-v=\"{}\">{}</td>\
              <td class=\"num{bad}\" data-v=\"{rate}\">{}</td><td class=\"num\" data-v=\"{}\">{:.1}</td>{}{}{}{}{}{}{}</tr>",
             esc(&r.name),
+            if marked { format!("<td>{}</td>", r.protocol.label()) } else { String::new() },
             r.requests,
             count(r.requests as f64),
             r.failures,
@@ -367,12 +373,18 @@ pub(super) fn requests(out: &mut String, s: &Summary) {
         );
     }
     out.push_str("</tbody>\n");
+    // The totals are HTTP's; a run of gRPC calls only has none to show.
+    if !s.requests.iter().any(|r| r.protocol == RequestProtocol::Http) {
+        out.push_str("</table></div>\n");
+        return close_card(out);
+    }
+    let (label, spacer) = if marked { ("all HTTP requests", "<td></td>") } else { ("all requests", "") };
     let v = |m: &str, stat: &str| s.value(m, stat).unwrap_or(0.0);
     let (reqs, failed) = (v("http_reqs", "count"), v("http_req_failed", "passes"));
     let d = |stat: &str| format!("<td class=\"num\">{}</td>", format_ms(v("http_req_duration", stat)));
     let _ = writeln!(
         out,
-        "<tfoot><tr><td>all requests</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+        "<tfoot><tr><td>{label}</td>{spacer}<td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
          <td class=\"num\">{:.1}</td>{}{}{}{}{}{}{}</tr></tfoot>",
         count(reqs),
         count(failed),
@@ -664,7 +676,7 @@ pub(super) fn comparison(out: &mut String, c: &Comparison) {
             out,
             "<tr><td class=\"name\">{}</td><td>{}</td><td class=\"num\" data-v=\"{}\">{}</td><td class=\"num\" data-v=\"{}\">{}</td>\
              <td class=\"num{}\" data-v=\"{}\">{}</td><td class=\"num muted\">{}</td><td><span class=\"pill {class}\">{mark} {}</span></td></tr>",
-            esc(r.scope_label()),
+            esc(&r.scope_label()),
             esc(r.metric.label()),
             r.base.unwrap_or(0.0),
             esc(&f(r.base)),
