@@ -300,7 +300,14 @@ impl HttpAction {
         };
         head.clear();
         let secure = self.uri_absolute.scheme() == Some(&UriScheme::HTTPS);
-        let destination = Destination { host: &self.cookie_host, path: &self.cookie_path, secure };
+        // A rendered URL's own path, for the jar's path matching (a copy: the rendered request
+        // is written below while the jar still needs the path).
+        let rendered_path = match (&self.cookies, rendered.as_ref().and_then(|r| r.uri.as_ref())) {
+            (Some(_), Some(uri)) => Some(uri.path().to_string()),
+            _ => None,
+        };
+        let path = rendered_path.as_deref().unwrap_or(&self.cookie_path);
+        let destination = Destination { host: &self.cookie_host, path, secure };
         let cookie = match self.cookies {
             Some(reset) => {
                 if reset {

@@ -80,3 +80,21 @@ async fn extracted_values_and_builtins_are_rendered_per_request_over_both_versio
         assert_eq!(req.header("content-length"), Some(&*req.body.len().to_string()));
     }
 }
+
+#[tokio::test]
+async fn the_cookie_jar_matches_the_rendered_path_not_the_skeleton() {
+    let (addr, seen) = hyper_server().await;
+    let flow = r#"      - http: { url: /login }
+      - http: { url: "/{{ random_choice(other) }}/x", expect_status: 500 }
+"#;
+    let steps = steps(&format!("http://{addr}"), "http1", flow);
+    let mut h = Harness::new(&format!("http://{addr}"), stampede_plan::Defaults::default());
+    let (login, scoped) = (h.compile(steps[0].clone()), h.compile(steps[1].clone()));
+    h.run(&login).await;
+    h.run(&scoped).await;
+    let req = seen.last();
+    assert_eq!(req.path, "/other/x");
+    // `scoped=1; Path=/other` applies to the rendered path; the skeleton `//x` would miss it.
+    let cookie = req.header("cookie").unwrap_or_default();
+    assert!(cookie.contains("scoped=1") && cookie.contains("sid=abc123"), "cookie: {cookie}");
+}
