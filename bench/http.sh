@@ -3,12 +3,13 @@
 #
 #   bench/http.sh            # compare: wrk vs stampede, same target, same connections
 #   bench/http.sh vus        # stampede's peak RSS (and connect time) at 1,000 and 10,000 VUs
+#   bench/http.sh templated  # what run-time values ({{ sequence }}, {{ uuid }}) cost per request
 #
 # This is a measurement, not a test: CI never runs it. See bench/README.md.
 #
 # Settings (environment):
 #   BENCH_DURATION=10s       length of each run (wrk/stampede syntax: 10s, 1m)
-#   BENCH_CONNECTIONS=50     connections / VUs in compare mode
+#   BENCH_CONNECTIONS=50     connections / VUs in compare and templated modes
 #   BENCH_VUS="1000 10000"   VU counts in vus mode
 #   BENCH_SERVER_CORE=0      core nginx is pinned to
 #   BENCH_CLIENT_CORE=1      core the load generator is pinned to
@@ -19,7 +20,7 @@ set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-check_args "$0 [compare|vus]" "compare vus" "$@"
+check_args "$0 [compare|vus|templated]" "compare vus templated" "$@"
 
 MODE=${1:-compare}
 DURATION=${BENCH_DURATION:-10s}
@@ -259,6 +260,66 @@ vus() {
       "$(cat "$TMP/vus-$n.connected" 2>/dev/null || echo n/a)"
   done
   echo "(all_connected_s: time from launch until port $PORT had one established connection per VU)"
+}
+
+# Prints "A / B: N.NNx" for two CPU-per-100k figures, or n/a when either run gave no count.
+ratio() {
+  local label=$1 a=$2 b=$3
+  if [[ $a != n/a && $b != n/a ]]; then
+    awk -v l="$label" -v a="$a" -v b="$b" 'BEGIN { printf "%s: %.2fx\n", l, a / b }'
+  else
+    echo "$label: n/a (a run did not report its request count)"
+  fi
+}
+
+# wrk, stampede's quick test (as in compare), then the same request from two plans that differ
+# only in run-time values: bench/http-fixed.yaml (serialized once, at load) and
+# bench/http-templated.yaml (`/?id={{ sequence }}`, `x-request-id: {{ uuid }}`, rendered per
+# request). The last two have the same path, header and size, so their ratio is the cost of
+# rendering alone.
+templated() {
+  start_nginx 4096
+  local url="http://127.0.0.1:$PORT/" target="http://127.0.0.1:$PORT"
+  log "wrk: $CONNECTIONS connections for $DURATION on core $CLIENT_CORE"
+  run_measured wrk wrk -t1 -c"$CONNECTIONS" -d"$DURATION" "$url"
+  sleep 1
+  log "stampede --url: $CONNECTIONS VUs for $DURATION on core $CLIENT_CORE"
+  run_measured stampede "$STAMPEDE" run --url "$url" --vus "$CONNECTIONS" \
+    --duration "$DURATION" --quiet --no-history --out "$TMP/stampede.json"
+  local plan
+  for plan in fixed templated; do
+    sleep 1
+    log "stampede bench/http-$plan.yaml: $CONNECTIONS VUs for $DURATION on core $CLIENT_CORE"
+    run_measured "stampede-$plan" "$STAMPEDE" run "$ROOT/bench/http-$plan.yaml" \
+      --target "$target" --vus "$CONNECTIONS" --duration "$DURATION" --quiet --no-history \
+      --out "$TMP/stampede-$plan.json"
+  done
+
+  local wrk_req st_req fixed_req tmpl_req
+  wrk_req=$(wrk_requests "$TMP/wrk.out")
+  st_req=$(stampede_requests "$TMP/stampede.json")
+  fixed_req=$(stampede_requests "$TMP/stampede-fixed.json")
+  tmpl_req=$(stampede_requests "$TMP/stampede-templated.json")
+  echo
+  echo "HTTP/1.1 keep-alive, $CONNECTIONS connections, $DURATION, nginx on core $SERVER_CORE, client on core $CLIENT_CORE"
+  header
+  row wrk "$wrk_req"
+  row stampede "$st_req"
+  row stampede-fixed "$fixed_req"
+  row stampede-templated "$tmpl_req"
+  local w s f t
+  w=$(per100k wrk "$wrk_req")
+  s=$(per100k stampede "$st_req")
+  f=$(per100k stampede-fixed "$fixed_req")
+  t=$(per100k stampede-templated "$tmpl_req")
+  echo
+  echo "CPU per request:"
+  ratio "  templated / fixed (same request, rendered vs serialized once)" "$t" "$f"
+  ratio "  templated / wrk" "$t" "$w"
+  ratio "  fixed / wrk" "$f" "$w"
+  ratio "  stampede --url / wrk (as in compare mode)" "$s" "$w"
+  echo "(stampede: --url quick test; stampede-fixed / -templated: bench/http-fixed.yaml / bench/http-templated.yaml)"
+  echo "(nginx_cpu near 100% means the server, not the client, set the pace)"
 }
 
 main() {

@@ -2,29 +2,9 @@
 //! YAML to samples, against a real server on 127.0.0.1, over HTTP/1.1 and HTTP/2.
 
 use stampede_metrics::builtin;
-use stampede_plan::{Behavior, HttpStep, LoadOptions, Plan, Step, parse};
 use stampede_proto::StepOutcome;
 
-use super::support::{Harness, hyper_server};
-
-/// Loads a plan whose flow is `steps` (YAML list items at 6 spaces) with `defaults`.
-fn load(target: &str, defaults: &str, steps: &str) -> Plan {
-    let src = format!(
-        "target: {target}\ndefaults: {defaults}\nscenarios:\n  s:\n    executor: constant-vus\n    vus: 1\n    duration: 1s\n    flow:\n{steps}"
-    );
-    parse(&src, "plan.yaml", &LoadOptions::default()).unwrap_or_else(|e| panic!("plan loads:\n{e}"))
-}
-
-fn http_steps(plan: &Plan) -> Vec<HttpStep> {
-    let Behavior::Flow(flow) = &plan.scenarios[0].users[0].behavior else { panic!("a flow") };
-    flow.steps
-        .iter()
-        .map(|s| match s {
-            Step::Http(h) => (**h).clone(),
-            other => panic!("not http: {other:?}"),
-        })
-        .collect()
-}
+use super::support::{Harness, http_steps, hyper_server, load};
 
 const VERSIONS: [&str; 2] = ["http1", "http2"];
 

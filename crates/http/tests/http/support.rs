@@ -16,7 +16,9 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use stampede_http::HttpProtocol;
 use stampede_metrics::{MetricId, Registry, Sample};
-use stampede_plan::{Check, Defaults, Executor, HttpStep, Plan, Scenario, StatusSet, Step};
+use stampede_plan::{
+    Behavior, Check, Defaults, Executor, HttpStep, LoadOptions, Plan, Scenario, StatusSet, Step, parse,
+};
 use stampede_proto::{
     Action, CompileContext, CompileError, Protocol, Recorder, RecorderStats, SessionSlot, StepOutcome, Vu,
     VuIdentity,
@@ -358,4 +360,25 @@ pub async fn read_head(stream: &mut TcpStream) -> bool {
 pub async fn write_all(stream: &mut TcpStream, bytes: &[u8]) {
     let _ = stream.write_all(bytes).await;
     let _ = stream.flush().await;
+}
+
+// ---------------------------------------------------------------- plans from YAML
+
+/// Loads a plan whose flow is `steps` (YAML list items at 6 spaces) with `defaults`.
+pub fn load(target: &str, defaults: &str, steps: &str) -> Plan {
+    let src = format!(
+        "target: {target}\ndefaults: {defaults}\nscenarios:\n  s:\n    executor: constant-vus\n    vus: 1\n    duration: 1s\n    flow:\n{steps}"
+    );
+    parse(&src, "plan.yaml", &LoadOptions::default()).unwrap_or_else(|e| panic!("plan loads:\n{e}"))
+}
+
+pub fn http_steps(plan: &Plan) -> Vec<HttpStep> {
+    let Behavior::Flow(flow) = &plan.scenarios[0].users[0].behavior else { panic!("a flow") };
+    flow.steps
+        .iter()
+        .map(|s| match s {
+            Step::Http(h) => (**h).clone(),
+            other => panic!("not http: {other:?}"),
+        })
+        .collect()
 }

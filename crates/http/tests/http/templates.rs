@@ -2,25 +2,13 @@
 //! variables and built-ins, over HTTP/1.1 and HTTP/2, against a real server on 127.0.0.1.
 
 use stampede_metrics::builtin;
-use stampede_plan::{Behavior, HttpStep, LoadOptions, Step, parse};
+use stampede_plan::HttpStep;
 use stampede_proto::StepOutcome;
 
-use super::support::{Harness, hyper_server};
+use super::support::{Harness, http_steps, hyper_server, load};
 
 fn steps(target: &str, version: &str, flow: &str) -> Vec<HttpStep> {
-    let src = format!(
-        "target: {target}\ndefaults: {{ http_version: {version} }}\nscenarios:\n  s:\n    executor: constant-vus\n    vus: 1\n    duration: 1s\n    flow:\n{flow}"
-    );
-    let plan =
-        parse(&src, "plan.yaml", &LoadOptions::default()).unwrap_or_else(|e| panic!("plan loads:\n{e}"));
-    let Behavior::Flow(flow) = &plan.scenarios[0].users[0].behavior else { panic!("a flow") };
-    flow.steps
-        .iter()
-        .map(|s| match s {
-            Step::Http(h) => (**h).clone(),
-            other => panic!("not http: {other:?}"),
-        })
-        .collect()
+    http_steps(&load(target, &format!("{{ http_version: {version} }}"), flow))
 }
 
 const FLOW: &str = r#"      - http:
