@@ -163,10 +163,15 @@ impl HttpAction {
                 headers.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
             }
         }
-        let dynamic = step
-            .dynamic
-            .as_ref()
-            .map(|d| Box::new(Dynamic::new(d, cx.plan.target.as_ref(), headers.clone())));
+        let dynamic = match &step.dynamic {
+            Some(d) => {
+                Some(Box::new(Dynamic::new(d, &uri, headers.clone()).ok_or_else(|| Error::InvalidUrl {
+                    url: uri.to_string(),
+                    reason: "its run-time part is not in the path or query",
+                })?))
+            }
+            None => None,
+        };
         // A request with run-time values is written per request; the compiled one then only
         // says how to read the response, and needs no body.
         let h1_body = if dynamic.is_some() { Bytes::new() } else { body.clone() };
@@ -219,24 +224,26 @@ impl HttpAction {
 
     /// The HTTP/2 request for one attempt. Cloning the compiled parts is cheap
     /// (reference-counted bytes) except the header map, which hyper takes by value.
-    fn request_h2(&self, cookie: Option<&[u8]>, rendered: Option<&Rendered>) -> Request<ReqBody> {
+    /// `None` if a rendered request cannot be expressed in the `http` types (not sent).
+    fn request_h2(&self, cookie: Option<&[u8]>, rendered: Option<&Rendered>) -> Option<Request<ReqBody>> {
+        let (uri, headers) = match (rendered, &self.dynamic) {
+            (Some(r), Some(d)) => {
+                let (uri, mut headers) = d.h2_parts(r, &self.uri_absolute)?;
+                remove_connection_fields(&mut headers);
+                (uri, headers)
+            }
+            _ => (self.uri_absolute.clone(), self.headers_h2.clone()),
+        };
         let body = rendered.and_then(|r| r.body.clone()).unwrap_or_else(|| self.body.clone());
         let mut req = Request::new(Full::new(body));
         *req.method_mut() = self.method.clone();
         *req.version_mut() = Version::HTTP_2;
-        *req.uri_mut() = rendered.and_then(|r| r.uri.clone()).unwrap_or_else(|| self.uri_absolute.clone());
-        *req.headers_mut() = match rendered {
-            Some(r) => {
-                let mut headers = r.headers.clone();
-                remove_connection_fields(&mut headers);
-                headers
-            }
-            None => self.headers_h2.clone(),
-        };
+        *req.uri_mut() = uri;
+        *req.headers_mut() = headers;
         if let Some(value) = cookie.and_then(|c| HeaderValue::from_bytes(c).ok()) {
             req.headers_mut().append(http::header::COOKIE, value);
         }
-        req
+        Some(req)
     }
 
     /// One attempt. `retrying` says how far a 429 retry loop has got: an attempt that will be
@@ -302,8 +309,8 @@ impl HttpAction {
         let secure = self.uri_absolute.scheme() == Some(&UriScheme::HTTPS);
         // A rendered URL's own path, for the jar's path matching (a copy: the rendered request
         // is written below while the jar still needs the path).
-        let rendered_path = match (&self.cookies, rendered.as_ref().and_then(|r| r.uri.as_ref())) {
-            (Some(_), Some(uri)) => Some(uri.path().to_string()),
+        let rendered_path = match (&self.cookies, rendered.as_ref().and_then(Rendered::path)) {
+            (Some(_), Some(path)) => Some(path.to_string()),
             _ => None,
         };
         let path = rendered_path.as_deref().unwrap_or(&self.cookie_path);
@@ -317,8 +324,8 @@ impl HttpAction {
             }
             None => None,
         };
-        if let Some(r) = &mut rendered {
-            r.write_h1(&self.method, (&self.uri_absolute, &self.body), cookie);
+        if let (Some(r), Some(d)) = (&mut rendered, &self.dynamic) {
+            d.write_h1(r, &self.method, (&self.uri_absolute, &self.body), cookie);
         }
         let h1_head = match &rendered {
             Some(r) => Some(&r.head[..]),
@@ -533,7 +540,9 @@ impl HttpAction {
         let fail =
             |progress: Progress| move |e: hyper::Error| AttemptFailure { kind: classify_hyper(&e), progress };
         conn.ready().await.map_err(fail(Progress::NotWritten))?;
-        let request = self.request_h2(cookie, rendered);
+        let request = self
+            .request_h2(cookie, rendered)
+            .ok_or(AttemptFailure { kind: FailureKind::Variable, progress: Progress::NotWritten })?;
         t.start_sending();
         let response = conn.send(request).await.map_err(|e| {
             let progress = match t.marks().sent {

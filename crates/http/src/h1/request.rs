@@ -34,7 +34,8 @@ impl H1Request {
     /// (see [`write_fields`]) and `body` with its `content-length`.
     pub(crate) fn new(method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Self {
         let mut head = BytesMut::with_capacity(256 + body.len().min(INLINE_BODY_MAX));
-        let closes = write_fields(Head { method, uri, headers, body_len: body.len() }, &mut head);
+        let closes =
+            write_fields(Head { method, uri, target: None, headers, body_len: body.len() }, &mut head);
         let fields_end = head.len();
         head.put_slice(b"\r\n");
         let tail = if body.len() <= INLINE_BODY_MAX {
@@ -70,6 +71,8 @@ impl H1Request {
 pub(crate) struct Head<'a> {
     pub method: &'a Method,
     pub uri: &'a Uri,
+    /// The origin-form request-target when it is not `uri`'s (a rendered one).
+    pub target: Option<&'a str>,
     /// Merged by the caller; `host` is added when missing.
     pub headers: &'a HeaderMap,
     pub body_len: usize,
@@ -80,7 +83,7 @@ pub(crate) struct Head<'a> {
 /// `transfer-encoding` given by the plan are replaced by the body's real length: a wrong one
 /// would desynchronise the connection.
 pub(crate) fn write_fields(h: Head<'_>, out: &mut impl BufMut) -> bool {
-    let target = h.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let target = h.target.unwrap_or_else(|| h.uri.path_and_query().map_or("/", |pq| pq.as_str()));
     let target = if target.is_empty() { "/" } else { target };
     out.put_slice(h.method.as_str().as_bytes());
     out.put_u8(b' ');
