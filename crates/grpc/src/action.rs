@@ -13,6 +13,8 @@ use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
 use stampede_metrics::{Registry, builtin};
 use stampede_plan::{CheckKind, GrpcStep};
+// The gRPC code names, by code: one list, the plan's, which validates them.
+use stampede_plan::GRPC_CODES as CODE_NAMES;
 use stampede_proto::{
     BoxFuture, FailureKind, RenderError, SessionSlot, StepOutcome, StepTags, TagCache, TagKey, TagSetBuilder,
     Vu,
@@ -24,27 +26,6 @@ use tonic::transport::{Channel, Endpoint};
 use crate::Error;
 use crate::codec::DynamicCodec;
 use crate::connect::{ConnectError, PlainConnector, TlsConnector, TlsTarget, Totals, Wire};
-
-/// The gRPC code names, by code.
-const CODE_NAMES: [&str; 17] = [
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-];
 
 /// What [`GrpcAction::compile`] needs from the protocol.
 #[derive(Debug)]

@@ -90,6 +90,7 @@ mod yaml;
 
 pub use duration::parse_duration;
 pub use error::{Diagnostic, Diagnostics, PlanError};
+pub use grpc::GRPC_CODES;
 pub use model::*;
 pub use profile::builtin_profiles;
 
