@@ -229,6 +229,7 @@ impl ChaosParams {
 /// Global latency, per-request delay, failure injection and stalls, in that order, before
 /// the handler; a stall that begins while the handler runs holds the response too.
 async fn chaos(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let received = std::time::Instant::now();
     let params = match ChaosParams::parse(req.uri().query()) {
         Ok(params) => params,
         Err(detail) => return error_detail(StatusCode::BAD_REQUEST, "invalid_query", detail),
@@ -248,11 +249,22 @@ async fn chaos(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> R
         let body = json!({"error": "injected_failure", "status": params.fail_status.as_u16()});
         return (params.fail_status, axum::Json(body)).into_response();
     }
-    let response = next.run(req).await;
+    let mut response = next.run(req).await;
     if !is_stall_control {
         shared.wait_out_stall().await;
     }
+    server_timing(&mut response, received);
     response
+}
+
+/// `Server-Timing: app;dur=12.345`: how long the demo held the request (injected latency
+/// included), in milliseconds, as a real service reports its processing time: a value for a
+/// plan to extract into a custom metric.
+fn server_timing(response: &mut Response, received: std::time::Instant) {
+    let ms = received.elapsed().as_secs_f64() * 1e3;
+    if let Ok(value) = HeaderValue::from_str(&format!("app;dur={ms:.3}")) {
+        response.headers_mut().insert(HeaderName::from_static("server-timing"), value);
+    }
 }
 
 const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");

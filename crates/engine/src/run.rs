@@ -150,6 +150,7 @@ async fn run_closed(run: ScenarioRun) {
     let mix = compiled.mix.clone();
     let users = compiled.users.clone();
 
+    let exhausted = CancellationToken::new();
     let t0 = Instant::now();
     let mut running: Vec<RunningVu> = Vec::new();
     let mut stopping: Vec<JoinHandle<VuState>> = Vec::new();
@@ -160,8 +161,9 @@ async fn run_closed(run: ScenarioRun) {
     for (i, change) in schedule.iter().enumerate() {
         let at = t0 + change.at;
         let all_done = async {
-            // Iteration-count executors end early when every VU ran out of iterations.
-            if matches!(budget(), Budget::Unlimited) || running.is_empty() {
+            // Iteration-count executors end early when every VU ran out of iterations; any
+            // executor when every VU halted (each found no row in a `per: vu` source).
+            if running.is_empty() {
                 std::future::pending::<()>().await;
             }
             loop {
@@ -175,6 +177,9 @@ async fn run_closed(run: ScenarioRun) {
             _ = tokio::time::sleep_until(at) => {}
             _ = all_done => {}
             _ = kill.cancelled() => break,
+            // A data source ran out (`on_exhausted: stop`): the scenario ends, its running
+            // iterations getting `graceful_stop`.
+            _ = exhausted.cancelled() => break,
         }
         let mut k = 0;
         while k < stopping.len() {
@@ -203,6 +208,7 @@ async fn run_closed(run: ScenarioRun) {
                 counts: factory.counts.clone(),
                 scenario_active: active.clone(),
                 budget: budget(),
+                exhausted: exhausted.clone(),
             }));
             running.push(RunningVu { signal, join });
         }
@@ -212,13 +218,12 @@ async fn run_closed(run: ScenarioRun) {
             vu.signal.request(grace);
             stopping.push(vu.join);
         }
-        if i != last && running.iter().all(|r| r.join.is_finished()) && !matches!(budget(), Budget::Unlimited)
-        {
-            // Out of iterations before the schedule's end: finish now.
+        if i != last && !running.is_empty() && running.iter().all(|r| r.join.is_finished()) {
+            // Out of iterations (or of data) before the schedule's end: finish now.
             break;
         }
     }
-    // Ended early (cancelled, or out of iterations): stop whatever still runs.
+    // Ended early (cancelled, out of iterations or of data): stop whatever still runs.
     for vu in running {
         vu.signal.request(scenario.graceful_stop);
         stopping.push(vu.join);

@@ -150,6 +150,9 @@ pub(crate) struct VuLoop {
     pub counts: Arc<VuCounts>,
     pub scenario_active: Arc<AtomicU64>,
     pub budget: Budget,
+    /// Cancelled by a VU whose `per: iteration` data source ran out (`on_exhausted: stop`):
+    /// the scenario ends.
+    pub exhausted: CancellationToken,
 }
 
 /// One closed-model VU: `on_start` once, then iterate (with think time and pacing) until
@@ -184,9 +187,17 @@ pub(crate) async fn vu_loop(mut l: VuLoop) -> VuState {
                     }
                 }
             }
+            // A VU whose data ran out still says goodbye (log out); the scenario then ends.
+            let halted = state.vu.take_halt();
             run_steps(&mut state.vu, &user.on_stop).await;
+            if halted {
+                state.vu.halt();
+            }
         } => true,
     };
+    if l.state.vu.halted() && l.state.vu.data_used_up() {
+        l.exhausted.cancel();
+    }
     if !completed {
         // Whatever the dropped iteration had open is in an unknown state.
         l.state.vu.close_sessions();

@@ -92,6 +92,9 @@ pub(crate) struct HttpAction {
     extract: Vec<Extract>,
     /// Use the VU's cookie jar, and empty it at each new iteration if `.1`.
     cookies: Option<bool>,
+    /// The step sets its own `Cookie` header, which is sent as written: the jar's cookies are
+    /// not added (two `Cookie` fields are not allowed), though what it answers is still stored.
+    own_cookie: bool,
     /// Host (lowercase) and path the jar matches cookies against.
     cookie_host: String,
     cookie_path: String,
@@ -163,6 +166,7 @@ impl HttpAction {
                 headers.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
             }
         }
+        let own_cookie = headers.contains_key(http::header::COOKIE) || varies(&http::header::COOKIE);
         let dynamic = match &step.dynamic {
             Some(d) => {
                 Some(Box::new(Dynamic::new(d, &uri, headers.clone()).ok_or_else(|| Error::InvalidUrl {
@@ -206,6 +210,7 @@ impl HttpAction {
             checks_fail_request: step.checks_fail_request,
             extract: step.extract.clone(),
             cookies: defaults.cookies.then_some(defaults.reset_cookies_each_iteration),
+            own_cookie,
             cookie_host,
             cookie_path,
             expected: step.expected_status.clone(),
@@ -320,7 +325,7 @@ impl HttpAction {
                 if reset {
                     jar.reset_on_new_iteration(iteration);
                 }
-                jar.header_for(destination, std::time::SystemTime::now())
+                if self.own_cookie { None } else { jar.header_for(destination, std::time::SystemTime::now()) }
             }
             None => None,
         };

@@ -194,7 +194,8 @@ fn put_field(head: &mut Vec<u8>, name: &[u8], value: &[u8]) {
 
 /// A request-target HTTP accepts as is: visible ASCII without the characters URIs exclude
 /// (`"`, `<`, `>`, `\`, `^`, `` ` ``, `{`, `|`, `}`, and `#`, which starts a fragment no request
-/// carries). A value with a space or a non-ASCII character must be percent-encoded by the plan.
+/// carries). Values rendered into a URL are percent-encoded (`Escape::Path`, `Escape::Query`);
+/// this catches what a plan wrote itself.
 fn is_request_target(target: &str) -> bool {
     target.starts_with('/')
         && target.bytes().all(|b| (0x21..=0x7e).contains(&b) && !b"\"<>\\^`{|}#".contains(&b))

@@ -33,7 +33,8 @@ pub(crate) fn run(
 fn value(source: &ExtractSource, r: &mut Response<'_>, out: &mut String) -> bool {
     match source {
         ExtractSource::Status => r.status.is_some_and(|s| write!(out, "{s}").is_ok()),
-        ExtractSource::Header(name) => r.header(name).is_some_and(|v| push_utf8(out, v)),
+        ExtractSource::Header(name, None) => r.header(name).is_some_and(|v| push_utf8(out, v)),
+        ExtractSource::Header(name, Some(re)) => r.header(name).is_some_and(|v| captured(re, v, out)),
         ExtractSource::Cookie(name) => fields(r.head)
             .filter(|(n, _)| n.eq_ignore_ascii_case(b"set-cookie"))
             .find_map(|(_, v)| {
@@ -42,10 +43,7 @@ fn value(source: &ExtractSource, r: &mut Response<'_>, out: &mut String) -> bool
                 (pair[..eq].trim_ascii() == name.as_bytes()).then(|| pair[eq + 1..].trim_ascii())
             })
             .is_some_and(|v| push_utf8(out, v)),
-        ExtractSource::Regex(re) => re
-            .captures(r.body)
-            .and_then(|c| c.get(1).or_else(|| c.get(0)))
-            .is_some_and(|m| push_utf8(out, m.as_bytes())),
+        ExtractSource::Regex(re) => captured(re, r.body, out),
         ExtractSource::Json(path) => r.json().is_some_and(|doc| match path.query(doc).exactly_one() {
             Ok(Value::String(s)) => {
                 out.push_str(s);
@@ -55,6 +53,13 @@ fn value(source: &ExtractSource, r: &mut Response<'_>, out: &mut String) -> bool
             Ok(other) => write!(out, "{other}").is_ok(),
         }),
     }
+}
+
+/// The regex's first capture group, or its whole match, in `text`.
+fn captured(re: &regex::bytes::Regex, text: &[u8], out: &mut String) -> bool {
+    re.captures(text)
+        .and_then(|c| c.get(1).or_else(|| c.get(0)))
+        .is_some_and(|m| push_utf8(out, m.as_bytes()))
 }
 
 fn push_utf8(out: &mut String, bytes: &[u8]) -> bool {

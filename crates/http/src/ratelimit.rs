@@ -38,6 +38,9 @@ pub(crate) struct Retrying {
     waited: Duration,
 }
 
+/// The longest `Retry-After` recorded under `count`.
+const MAX_RECORDED_WAIT: Duration = Duration::from_secs(24 * 3600);
+
 impl Retrying {
     /// Records a 429's samples and says how long to wait before sending the request again, or
     /// `None` to let the 429 stand (policy `count`, retries or budget spent).
@@ -53,6 +56,9 @@ impl Retrying {
         match policy {
             RateLimitPolicy::Count => {
                 if let Some(asked) = limited.retry_after {
+                    // A server asking for years is recorded as a day: the trend's other
+                    // figures stay readable, and the max still says "far too long".
+                    let asked = asked.min(MAX_RECORDED_WAIT);
                     recorder.record(builtin::HTTP_RATE_LIMIT_WAIT, limited.tags, ms(asked));
                 }
                 None

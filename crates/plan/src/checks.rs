@@ -174,6 +174,14 @@ pub(crate) fn extract(cx: &mut Cx, node: &Node) -> Option<Vec<Extract>> {
             );
             ok = false;
         }
+        if cx.vars.contains_key(&key.name) {
+            let msg = format!(
+                "`{}` is also a plan variable (vars: or -e), which is filled in when the plan loads, so the value extracted here would never be used; rename one of them",
+                key.name
+            );
+            cx.error(key.pos, msg);
+            ok = false;
+        }
         cx.extracted.insert(key.name.clone());
         match extract_source(cx, spec) {
             Some(source) => out.push(Extract { name: key.name.clone(), source }),
@@ -185,7 +193,17 @@ pub(crate) fn extract(cx: &mut Cx, node: &Node) -> Option<Vec<Extract>> {
 
 fn extract_source(cx: &mut Cx, node: &Node) -> Option<ExtractSource> {
     let f = cx.fields(node, EXTRACT_KEYS, EXTRACT_EXPECTED)?;
-    let given: Vec<&str> = EXTRACT_KEYS.iter().copied().filter(|k| f.get(k).is_some()).collect();
+    let mut given: Vec<&str> = EXTRACT_KEYS.iter().copied().filter(|k| f.get(k).is_some()).collect();
+    // `{ header: server-timing, regex: "dur=([0-9.]+)" }`: the regex reads the header.
+    let header_regex = match given.as_slice() {
+        ["header", "regex"] | ["regex", "header"] => {
+            given.retain(|k| *k == "header");
+            let n = f.get("regex")?;
+            let pattern = cx.string(n, "a regular expression")?;
+            Some(bytes_regex(cx, n, &pattern)?)
+        }
+        _ => None,
+    };
     if given.len() != 1 {
         if given.len() > 1 {
             cx.error(node.pos, format!("an extraction has one source; found {}", given.join(", ")));
@@ -203,7 +221,7 @@ fn extract_source(cx: &mut Cx, node: &Node) -> Option<ExtractSource> {
         "header" => {
             let text = cx.string(n, "a header name")?;
             match http::HeaderName::from_bytes(text.as_bytes()) {
-                Ok(name) => Some(ExtractSource::Header(name)),
+                Ok(name) => Some(ExtractSource::Header(name, header_regex)),
                 Err(_) => {
                     cx.error(n.pos, format!("`{text}` is not a valid header name"));
                     None

@@ -82,6 +82,13 @@ fn source(cx: &mut Cx, name: &str, node: &Node) -> Option<DataSource> {
         }
     };
     let mode = mode?.map_or(Mode::Sequential, |m| Mode::from_name(&m).unwrap_or(Mode::Sequential));
+    if mode != Mode::Unique
+        && let Some(n) = f.as_ref().and_then(|f| f.get("on_exhausted"))
+    {
+        let msg = "`on_exhausted:` is for `mode: unique`: sequential and random sources never run out";
+        cx.error(n.pos, msg);
+        return None;
+    }
     let on_exhausted =
         exhausted?.map_or(OnExhausted::Stop, |m| OnExhausted::from_name(&m).unwrap_or(OnExhausted::Stop));
     let per = match per?.as_deref() {

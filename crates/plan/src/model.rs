@@ -1133,8 +1133,9 @@ pub struct Extract {
 pub enum ExtractSource {
     /// The single value a JSONPath selects (strings as they are, others as JSON text).
     Json(serde_json_path::JsonPath),
-    /// The first field of a response header.
-    Header(http::HeaderName),
+    /// The first field of a response header; with a regex, its first capture group (or whole
+    /// match) in that field (`Server-Timing: app;dur=12.5` → `12.5`).
+    Header(http::HeaderName, Option<regex::bytes::Regex>),
     /// A cookie the response sets (`Set-Cookie`).
     Cookie(String),
     /// The regex's first capture group (or whole match) in the body.

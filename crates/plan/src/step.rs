@@ -11,7 +11,7 @@ use crate::model::{
     Body, Check, CheckKind, Defaults, Flow, Group, HttpStep, ResponseStream, StatusSet, Step, ThinkTime,
 };
 use crate::model::{Controlled, Record, Repeat};
-use crate::template::{Escape, Part, Template, escape_form, escape_json};
+use crate::template::{Escape, Part, Template, escape_form, escape_json, is_json_number};
 use crate::yaml::{Key, Node, Value};
 use crate::{flows::NamedFlows, metrics::DeclaredMetrics};
 
@@ -605,7 +605,16 @@ pub(crate) struct StepUrl {
 /// origin once. A relative URL is checked here (a valid path, a target to join it to); an
 /// absolute one is left to the caller, whose schemes differ.
 pub(crate) fn step_url(cx: &mut Cx, node: &Node, written: &str, flows: &FlowCx) -> Option<StepUrl> {
-    let template = cx.template(node, written)?;
+    let mut template = cx.template(node, written)?;
+    // Run-time values are percent-encoded for where they land: a value with a space, `&` or a
+    // non-ASCII letter stays one path segment or query value.
+    let mut in_query = false;
+    for part in template.parts_mut() {
+        match part {
+            Part::Literal(text) => in_query |= text.contains('?'),
+            Part::Var(v) => v.escape = if in_query { Escape::Query } else { Escape::Path },
+        }
+    }
     let skeleton = template.skeleton();
     let dynamic = (!template.is_literal()).then_some(template);
     if let Some(t) = &dynamic {
@@ -774,6 +783,12 @@ fn json_escaped(text: &str) -> String {
     out
 }
 
+/// Whether a JSON string leaf is only one value asked to be written as a number:
+/// `"{{ x | number }}"`. Never guessed from the value: a string field stays a string.
+fn bare_number(text: &str) -> bool {
+    matches!(Template::compile(text).as_ref().map(Template::parts), Ok([Part::Var(v)]) if v.escape == Escape::Number)
+}
+
 /// A YAML value as a JSON body: returns its skeleton and writes it, serialized, to `out`, with
 /// string leaves' run-time values as variables escaped for a JSON string.
 pub(crate) fn json_template(cx: &mut Cx, node: &Node, out: &mut Template) -> Option<serde_json::Value> {
@@ -781,6 +796,21 @@ pub(crate) fn json_template(cx: &mut Cx, node: &Node, out: &mut Template) -> Opt
     match &node.value {
         Value::Str(s) => {
             let t = cx.template(node, s)?;
+            if bare_number(s) {
+                // `"{{ qty | number }}"`: sent as a JSON number, not a string.
+                match t.as_literal() {
+                    Some(text) if is_json_number(text) => out.push_literal(text),
+                    Some(text) => {
+                        cx.error(
+                            node.pos,
+                            format!("`{text}` is not a number, but `| number` writes it as one"),
+                        );
+                        return None;
+                    }
+                    None => out.append(&t, Escape::Number, str::to_string),
+                }
+                return Some(J::from(0));
+            }
             out.push_literal("\"");
             out.append(&t, Escape::Json, json_escaped);
             out.push_literal("\"");

@@ -47,6 +47,15 @@ pub enum Escape {
     Json,
     /// A form field value: `application/x-www-form-urlencoded`.
     Form,
+    /// In a URL's path: percent-encoded except what a path may hold as is (`/` included, so a
+    /// value can be a sub-path; a `%XX` already encoded is kept).
+    Path,
+    /// In a URL's query: percent-encoded so that a value cannot end its parameter (`&`, `=`,
+    /// `+`, `#` are encoded; a `%XX` already encoded is kept).
+    Query,
+    /// A bare JSON number (`qty: "{{ random_int(1, 5) | number }}"`): the value is written
+    /// without quotes and must be a JSON number, or the request is not sent.
+    Number,
 }
 
 /// What a `{{ ... }}` names.
@@ -135,7 +144,8 @@ pub struct TemplateError {
 impl Template {
     /// Compiles `source`. A `{{` must be closed by `}}` and hold a name (letters, digits, `_`,
     /// `-`, not starting with a digit), `env.NAME`, `source.column`, a built-in or a built-in
-    /// function call; whitespace inside the braces is ignored.
+    /// function call, optionally followed by `| number`; or a quoted text (`{{ '{{' }}`), which
+    /// is written as it is. Whitespace inside the braces is ignored.
     pub fn compile(source: &str) -> Result<Template, TemplateError> {
         let mut t = Template::default();
         let mut rest = source;
@@ -147,9 +157,25 @@ impl Template {
             let Some(close) = rest[inner_start..].find("}}") else {
                 return Err(TemplateError { offset, message: "`{{` is not closed by `}}`".into() });
             };
-            let inner = &rest[inner_start..inner_start + close];
-            let name = parse_name(inner.trim()).map_err(|message| TemplateError { offset, message })?;
-            t.parts.push(Part::Var(VarRef { name, offset, escape: Escape::None }));
+            let inner = rest[inner_start..inner_start + close].trim();
+            if let Some(text) = quoted(inner) {
+                // `{{ '{{' }}`: a literal, the way to write braces that are not a variable.
+                t.push_literal(text);
+            } else {
+                let (inner, escape) = match inner.rsplit_once('|') {
+                    Some((name, filter)) if filter.trim() == "number" => (name.trim(), Escape::Number),
+                    Some((_, filter)) if is_name(filter.trim()) => {
+                        let message = format!(
+                            "unknown filter `{}`; the one filter is `| number` (a bare JSON number)",
+                            filter.trim()
+                        );
+                        return Err(TemplateError { offset, message });
+                    }
+                    _ => (inner, Escape::None),
+                };
+                let name = parse_name(inner).map_err(|message| TemplateError { offset, message })?;
+                t.parts.push(Part::Var(VarRef { name, offset, escape }));
+            }
             let end = inner_start + close + 2;
             consumed += end;
             rest = &rest[end..];
@@ -294,6 +320,81 @@ pub fn escape_form(value: &str, out: &mut String) {
     }
 }
 
+/// The text of `'...'` or `"..."`, if `s` is one quoted string.
+fn quoted(s: &str) -> Option<&str> {
+    let q = s.chars().next().filter(|c| matches!(c, '\'' | '"'))?;
+    let inner = s.strip_prefix(q)?.strip_suffix(q)?;
+    (!inner.contains(q)).then_some(inner)
+}
+
+/// Writes `value` percent-encoded for a URL's path (`query: false`) or query (`true`). Bytes a
+/// path or query may hold as they are stay, and so does a `%` that starts a `%XX` escape, so a
+/// value that is already encoded is not encoded twice.
+pub fn escape_url(value: &str, query: bool, out: &mut String) {
+    let bytes = value.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        let keep = match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => true,
+            b'!' | b'$' | b'\'' | b'(' | b')' | b'*' | b',' | b';' | b':' | b'@' | b'/' => true,
+            b'&' | b'=' | b'+' => !query,
+            b'?' => query,
+            b'%' => bytes.get(i + 1..i + 3).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)),
+            _ => false,
+        };
+        if keep {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+}
+
+/// Whether `s` is a number as JSON writes one (`-1`, `2.5`, `1e3`; not `+1`, `01`, `NaN`).
+pub fn is_json_number(s: &str) -> bool {
+    let s = s.strip_prefix('-').unwrap_or(s);
+    let (int, rest) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    if int.is_empty() || (int.len() > 1 && int.starts_with('0')) {
+        return false;
+    }
+    let rest = match rest.strip_prefix('.') {
+        Some(frac) => {
+            let digits = frac.find(|c: char| !c.is_ascii_digit()).unwrap_or(frac.len());
+            if digits == 0 {
+                return false;
+            }
+            &frac[digits..]
+        }
+        None => rest,
+    };
+    match rest.strip_prefix(['e', 'E']) {
+        Some(exp) => {
+            let exp = exp.strip_prefix(['+', '-']).unwrap_or(exp);
+            !exp.is_empty() && exp.bytes().all(|b| b.is_ascii_digit())
+        }
+        None => rest.is_empty(),
+    }
+}
+
+/// Splits a function's arguments at commas outside quotes.
+fn split_args(inside: &str) -> Vec<&str> {
+    let mut items = Vec::new();
+    let (mut start, mut quote) = (0, None);
+    for (i, c) in inside.char_indices() {
+        match (c, quote) {
+            ('\'' | '"', None) => quote = Some(c),
+            (c, Some(q)) if c == q => quote = None,
+            (',', None) => {
+                items.push(inside[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    items.push(inside[start..].trim());
+    items.retain(|s| !s.is_empty());
+    items
+}
+
 fn parse_name(inner: &str) -> Result<VarName, String> {
     if inner.is_empty() {
         return Err("empty `{{ }}`; expected a variable name like `{{ user }}`".into());
@@ -352,7 +453,7 @@ fn builtin_call(name: &str, args: &str) -> Result<Builtin, String> {
     let Some(inside) = args.strip_prefix('(').and_then(|a| a.trim_end().strip_suffix(')')) else {
         return Err(format!("`{name}{args}` is not closed; expected `{name}(...)`"));
     };
-    let items: Vec<&str> = inside.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    let items = split_args(inside);
     let int = |s: &str| s.parse::<i64>().map_err(|_| format!("`{s}` is not a whole number"));
     match name {
         "random_int" => match items.as_slice() {
@@ -373,8 +474,7 @@ fn builtin_call(name: &str, args: &str) -> Result<Builtin, String> {
             _ => Err("random_string takes one length: `random_string(12)`".into()),
         },
         "random_choice" => {
-            let choices: Vec<String> =
-                items.iter().map(|s| s.trim_matches(|c| c == '\'' || c == '"').to_string()).collect();
+            let choices: Vec<String> = items.iter().map(|s| quoted(s).unwrap_or(s).to_string()).collect();
             if choices.is_empty() {
                 return Err("random_choice needs at least one item: `random_choice(red, green)`".into());
             }
@@ -499,5 +599,48 @@ mod tests {
         let mut out = String::new();
         escape_json("a\"b\\\n\u{1}", &mut out);
         assert_eq!(out, "a\\\"b\\\\\\n\\u0001");
+    }
+
+    #[test]
+    fn quoted_text_is_a_literal_and_number_is_the_one_filter() {
+        let t = Template::compile("a {{ '{{' }}b}} {{ \"x}\" }}").unwrap();
+        assert_eq!(t.as_literal(), Some("a {{b}} x}"));
+        let t = Template::compile("{{ qty | number }}").unwrap();
+        assert!(matches!(t.parts(), [Part::Var(v)] if v.escape == Escape::Number));
+        let e = Template::compile("x {{ qty | upper }}").unwrap_err();
+        assert_eq!(e.offset, 2);
+        assert!(e.message.contains("unknown filter `upper`"), "{}", e.message);
+    }
+
+    #[test]
+    fn random_choice_items_may_hold_commas_and_bars_in_quotes() {
+        let t = Template::compile("{{ random_choice('a, b', \"c|d\", e) }}").unwrap();
+        let items = ["a, b", "c|d", "e"].map(String::from).to_vec();
+        assert!(
+            matches!(&t.parts()[0], Part::Var(v) if v.name == VarName::Builtin(Builtin::RandomChoice(items)))
+        );
+    }
+
+    #[test]
+    fn url_escaping_keeps_what_a_path_or_query_may_hold() {
+        let url = |v: &str, query: bool| {
+            let mut out = String::new();
+            escape_url(v, query, &mut out);
+            out
+        };
+        assert_eq!(url("a b/é?", false), "a%20b/%C3%A9%3F");
+        assert_eq!(url("a&b=c+d#e?f", true), "a%26b%3Dc%2Bd%23e?f");
+        assert_eq!(url("a&b=c", false), "a&b=c", "sub-delimiters are data in a path");
+        assert_eq!(url("50%25 and 50%", true), "50%25%20and%2050%25", "an escape is kept, a bare % is not");
+    }
+
+    #[test]
+    fn json_numbers_are_recognised_as_json_writes_them() {
+        for n in ["0", "-1", "2.5", "1e3", "-0.5E-2", "123456789012345678901234567890"] {
+            assert!(is_json_number(n), "{n}");
+        }
+        for n in ["", "-", "+1", "01", "1.", ".5", "1e", "NaN", "inf", "1 ", "0x10", "eu"] {
+            assert!(!is_json_number(n), "{n}");
+        }
     }
 }

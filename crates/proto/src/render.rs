@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rand::Rng;
 use stampede_data::Feeder;
-use stampede_plan::template::{Builtin, Escape, Part, Template, VarName, escape_form, escape_json};
+use stampede_plan::template::{
+    Builtin, Escape, Part, Template, VarName, escape_form, escape_json, escape_url, is_json_number,
+};
 use stampede_plan::{DrawPer, Plan};
 
 use crate::Vu;
@@ -27,6 +29,14 @@ pub enum RenderError {
     /// A `unique` data source with `on_exhausted: stop` ran out of rows: the VU stops.
     #[error("data source `{0}` has no rows left")]
     Exhausted(String),
+    /// A value written as a bare JSON number (`| number`) is not one.
+    #[error("`{name}` is `{value}`, not a number (it is written as a JSON number)")]
+    NotANumber {
+        /// The variable, as written.
+        name: String,
+        /// Its value (cut to 64 bytes).
+        value: String,
+    },
 }
 
 /// The data sources of a run, shared by every VU: one feeder (a cursor over a shared table)
@@ -78,14 +88,25 @@ impl Vu {
                 Part::Var(var) => {
                     let start = out.len();
                     self.value(&var.name, out)?;
-                    if var.escape != Escape::None {
-                        self.scratch.clear();
-                        self.scratch.push_str(&out[start..]);
-                        out.truncate(start);
-                        match var.escape {
-                            Escape::Json => escape_json(&self.scratch, out),
-                            Escape::Form => escape_form(&self.scratch, out),
-                            Escape::None => {}
+                    match var.escape {
+                        Escape::None => {}
+                        Escape::Number => {
+                            if !is_json_number(&out[start..]) {
+                                let value = out[start..].chars().take(64).collect();
+                                return Err(RenderError::NotANumber { name: var.name.to_string(), value });
+                            }
+                        }
+                        escape => {
+                            self.scratch.clear();
+                            self.scratch.push_str(&out[start..]);
+                            out.truncate(start);
+                            match escape {
+                                Escape::Json => escape_json(&self.scratch, out),
+                                Escape::Form => escape_form(&self.scratch, out),
+                                Escape::Path => escape_url(&self.scratch, false, out),
+                                Escape::Query => escape_url(&self.scratch, true, out),
+                                Escape::None | Escape::Number => {}
+                            }
                         }
                     }
                 }
@@ -122,6 +143,23 @@ impl Vu {
     /// Whether a data source ran out for this VU: it should stop.
     pub fn halted(&self) -> bool {
         self.halted
+    }
+
+    /// Whether the VU halted on a source drawn per iteration: the data is used up and the
+    /// scenario should end, rather than only this VU.
+    pub fn data_used_up(&self) -> bool {
+        self.data_used_up
+    }
+
+    /// Lifts the halt for the VU's last steps (`on_stop`: a logout needs no new row); returns
+    /// whether it was halted, so the caller can halt it again ([`Vu::halt`]) afterwards.
+    pub fn take_halt(&mut self) -> bool {
+        std::mem::take(&mut self.halted)
+    }
+
+    /// Halts the VU (see [`Vu::take_halt`]).
+    pub fn halt(&mut self) {
+        self.halted = true;
     }
 
     fn value(&mut self, name: &VarName, out: &mut String) -> Result<(), RenderError> {
@@ -200,7 +238,7 @@ impl Vu {
         let Some(feeds) = self.rows.feeds.clone() else {
             return Err(RenderError::Unset("a data source (the run has no data feeds)".into()));
         };
-        let (name, _, feeder) = &feeds.sources[index];
+        let (name, per, feeder) = &feeds.sources[index];
         match feeder.next(self.rng()) {
             Some(row) => {
                 self.rows.slots[index] = Some((row, iteration));
@@ -208,6 +246,7 @@ impl Vu {
             }
             None => {
                 self.halted = true;
+                self.data_used_up |= *per == DrawPer::Iteration;
                 Err(RenderError::Exhausted(name.clone()))
             }
         }

@@ -72,6 +72,9 @@ pub struct Vu {
     pub(crate) rows: crate::render::Rows,
     /// A data source ran out (`on_exhausted: stop`): the VU should stop.
     pub(crate) halted: bool,
+    /// The source that ran out is drawn per iteration: the data is used up, so the scenario
+    /// should end (a `per: vu` source only stops the VUs that found no row).
+    pub(crate) data_used_up: bool,
     /// Holds a value while it is escaped ([`Vu::render`]).
     pub(crate) scratch: String,
 }
@@ -92,6 +95,7 @@ impl Vu {
             rng,
             rows: crate::render::Rows::default(),
             halted: false,
+            data_used_up: false,
             scratch: String::new(),
         }
     }

@@ -91,14 +91,13 @@ pub(crate) fn import(text: &str, source: &str, skip: &Skip) -> anyhow::Result<Im
         ..Imported::default()
     };
     let mut secrets = Secrets::default();
-    let mut warnings = Vec::new();
     let mut skipped = 0;
     let mut busy_until: Option<f64> = None;
     for e in &entries {
         let on_target = e.url.origin == target;
         let shown =
             if on_target { e.url.path.clone() } else { format!("{}{}", host_of(&e.url.origin), e.url.path) };
-        let name = literal(&format!("{} {shown}", e.method), &mut warnings);
+        let name = format!("{} {shown}", e.method);
         if skip.skips(&[&name], &e.url.path) {
             skipped += 1;
             continue;
@@ -116,7 +115,7 @@ pub(crate) fn import(text: &str, source: &str, skip: &Skip) -> anyhow::Result<Im
         }
         let end = e.start_ms + e.time_ms.max(0.0);
         busy_until = Some(busy_until.map_or(end, |u: f64| u.max(end)));
-        plan.steps.push(Step::Request(request(e, (&name, on_target), &mut secrets, &mut warnings)));
+        plan.steps.push(Step::Request(request(e, (&name, on_target), &mut secrets)));
     }
     if !plan.steps.iter().any(|s| matches!(s, Step::Request(_))) {
         bail!("--skip left no request to import");
@@ -155,9 +154,6 @@ pub(crate) fn import(text: &str, source: &str, skip: &Skip) -> anyhow::Result<Im
     if !secrets.is_empty() {
         plan.header.push(String::new());
         plan.header.extend(secrets.header(|_, value| issued_by(&entries, value)));
-    }
-    for w in warnings {
-        plan.header.push(format!("Note: {w}"));
     }
     Ok(plan)
 }
@@ -234,20 +230,15 @@ fn entry(e: &Value) -> anyhow::Result<Read> {
 
 /// The plan's request for one entry; `(name, on_target)`: its name and whether its URL is
 /// written relative to the target.
-fn request(
-    e: &Entry,
-    (name, on_target): (&str, bool),
-    secrets: &mut Secrets,
-    warnings: &mut Vec<String>,
-) -> Request {
-    let query = e.url.query.as_deref().map(|q| mask_query(secrets, &literal(q, warnings), name));
-    let path = literal(&e.url.path, warnings);
+fn request(e: &Entry, (name, on_target): (&str, bool), secrets: &mut Secrets) -> Request {
+    let query = e.url.query.as_deref().map(|q| mask_query(secrets, &literal(q), name));
+    let path = literal(&e.url.path);
     let mut url = if on_target { path } else { format!("{}{path}", e.url.origin) };
     if let Some(q) = query {
         url.push('?');
         url.push_str(&q);
     }
-    let body = e.post.as_ref().and_then(|p| body(p, secrets, name, warnings));
+    let body = e.post.as_ref().and_then(|p| body(p, secrets, name));
     let mut headers = Vec::new();
     for (header, value) in &e.headers {
         let is_implied_type = header == "content-type"
@@ -264,7 +255,7 @@ fn request(
         let value = if super::is_secret_header(header) {
             mask_header(secrets, header, value, name)
         } else {
-            literal(value, warnings)
+            literal(value)
         };
         headers.push((header.clone(), value));
     }
@@ -280,10 +271,10 @@ fn request(
 }
 
 /// The recorded body as `json:`, `form:` or `body:`, with secrets masked.
-fn body(p: &PostData, secrets: &mut Secrets, request: &str, warnings: &mut Vec<String>) -> Option<Body> {
+fn body(p: &PostData, secrets: &mut Secrets, request: &str) -> Option<Body> {
     if p.mime.contains("json") {
         if let Ok(mut v) = serde_json::from_str::<Value>(&p.text) {
-            literal_json(&mut v, warnings);
+            literal_json(&mut v);
             mask_json(secrets, &mut v, request);
             return Some(Body::Json(v));
         }
@@ -302,12 +293,12 @@ fn body(p: &PostData, secrets: &mut Secrets, request: &str, warnings: &mut Vec<S
             p.params.iter().map(|(k, v)| (percent_decode(k), percent_decode(v))).collect()
         };
         for (_, v) in fields.iter_mut() {
-            *v = literal(v, warnings);
+            *v = literal(v);
         }
         mask_form(secrets, &mut fields, request);
         return Some(Body::Form(fields));
     }
-    (!p.text.is_empty()).then(|| Body::Raw(literal(&p.text, warnings)))
+    (!p.text.is_empty()).then(|| Body::Raw(literal(&p.text)))
 }
 
 /// Headers every request sends with the same value move to `defaults.headers`.

@@ -288,23 +288,18 @@ pub(crate) fn mask_query(secrets: &mut Secrets, query: &str, request: &str) -> S
         .join("&")
 }
 
-/// Recorded or documented text that the plan would read as a template (`{{`) is broken up,
-/// since plans have no escape for it; `warnings` says where.
-pub(crate) fn literal(s: &str, warnings: &mut Vec<String>) -> String {
-    if !s.contains("{{") {
-        return s.to_string();
-    }
-    let short: String = s.chars().take(40).collect();
-    warnings.push(format!("`{{{{` in `{short}` was written as `{{ {{` (plans read `{{{{` as a variable)"));
-    s.replace("{{", "{ {")
+/// Recorded or documented text that the plan would read as a template (`{{`) gets its braces
+/// written as the literal `{{ '{{' }}`, so the plan sends them as recorded.
+pub(crate) fn literal(s: &str) -> String {
+    s.replace("{{", "{{ '{{' }}")
 }
 
 /// The same for every string in a JSON value.
-pub(crate) fn literal_json(v: &mut Value, warnings: &mut Vec<String>) {
+pub(crate) fn literal_json(v: &mut Value) {
     match v {
-        Value::String(s) => *s = literal(s, warnings),
-        Value::Array(items) => items.iter_mut().for_each(|v| literal_json(v, warnings)),
-        Value::Object(map) => map.values_mut().for_each(|v| literal_json(v, warnings)),
+        Value::String(s) => *s = literal(s),
+        Value::Array(items) => items.iter_mut().for_each(literal_json),
+        Value::Object(map) => map.values_mut().for_each(literal_json),
         _ => {}
     }
 }
@@ -456,10 +451,11 @@ mod tests {
     }
 
     #[test]
-    fn template_braces_are_broken_up() {
-        let mut w = Vec::new();
-        assert_eq!(literal("plain", &mut w), "plain");
-        assert_eq!(literal("a {{b}}", &mut w), "a { {b}}");
-        assert_eq!(w.len(), 1);
+    fn template_braces_are_written_as_literals() {
+        assert_eq!(literal("plain"), "plain");
+        let written = literal("a {{b}} {{");
+        assert_eq!(written, "a {{ '{{' }}b}} {{ '{{' }}");
+        let t = stampede_plan::template::Template::compile(&written).unwrap();
+        assert_eq!(t.as_literal(), Some("a {{b}} {{"), "the plan sends what was recorded");
     }
 }

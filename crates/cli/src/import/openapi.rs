@@ -63,7 +63,7 @@ pub(crate) fn import(text: &str, source: &str, skip: &Skip) -> anyhow::Result<Im
             let plain_name = format!("{upper} {path}");
             let op_id = op.get("operationId").and_then(Value::as_str);
             let name = op_id.or_else(|| op.get("summary").and_then(Value::as_str)).unwrap_or(&plain_name);
-            let name = literal(name, &mut cx.warnings);
+            let name = name.to_string();
             if skip.skips(&[&name, &plain_name, op_id.unwrap_or("")], path) {
                 skipped += 1;
                 continue;
@@ -255,7 +255,7 @@ impl<'d> Cx<'d> {
         if let Some(text) =
             explicit.as_ref().and_then(scalar_text).or_else(|| explicit.as_ref().map(Value::to_string))
         {
-            let text = literal(&text, &mut self.warnings);
+            let text = literal(&text);
             return if encode { percent_encode(&text) } else { text };
         }
         let schema = param.and_then(|p| p.get("schema")).unwrap_or(&Value::Null);
@@ -482,7 +482,7 @@ impl<'d> Cx<'d> {
         let mut value = self
             .media_example(media)
             .unwrap_or_else(|| self.minimal(media.get("schema").unwrap_or(&Value::Null), 0));
-        literal_json(&mut value, &mut self.warnings);
+        literal_json(&mut value);
         match rank(&media_type) {
             0 | 1 => {
                 if media_type != "application/json" {

@@ -124,6 +124,7 @@ metrics:
   tools_listed: counter
   got_tools: rate
   last_code: gauge
+  server_ms: {{ type: trend, unit: ms }}
 scenarios:
   s:
     executor: per-vu-iterations
@@ -139,8 +140,8 @@ scenarios:
           body_size: "{{{{ size }}}}"
           last_code: "{{{{ code }}}}"
           not_a_number: "{{{{ reason }}}}"
-      - http: {{ url: /api/v1/tools }}
-        record: {{ tools_listed: 1, got_tools: "last_status == 200" }}
+      - http: {{ url: "/api/v1/tools?delay=30ms", extract: {{ server: {{ header: server-timing, regex: "app;dur=([0-9.]+)" }} }} }}
+        record: {{ tools_listed: 1, got_tools: "last_status == 200", server_ms: "{{{{ server }}}}" }}
       - http: {{ url: /status/404, expect_status: 404 }}
         record: {{ got_tools: "last_status == 200" }}
 thresholds:
@@ -168,6 +169,9 @@ fn custom_metrics_are_fed_from_extracted_values_and_judged_by_thresholds() {
     assert_eq!(m["tools_listed"]["count"].as_f64(), Some(4.0));
     assert_eq!(m["got_tools"]["rate"].as_f64(), Some(0.5), "{}", m["got_tools"]);
     assert_eq!(m["last_code"]["value"].as_f64(), Some(201.0), "{}", m["last_code"]);
+    // The processing time the server reports in `Server-Timing` (its injected 30 ms included).
+    assert_eq!(m["server_ms"]["count"].as_f64(), Some(4.0), "{}", m["server_ms"]);
+    assert!(m["server_ms"]["min"].as_f64().unwrap() >= 30.0, "{}", m["server_ms"]);
     // "Created" is not a number: nothing is recorded.
     assert!(m.get("not_a_number").is_none(), "{}", m["not_a_number"]);
     let stdout = String::from_utf8_lossy(&o.stdout);

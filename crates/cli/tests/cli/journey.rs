@@ -30,8 +30,13 @@ scenarios:
           url: /api/v1/me?vu={{ vu_id }}
           headers: { Authorization: "Bearer {{ token }}" }
           check: { status: 200, json_exists: "$.user.username" }
+          extract: { me: { json: "$.user.username" } }
+        record: { own_user: "me == users.username" }
       - think: 100ms
+metrics:
+  own_user: rate
 thresholds:
+  own_user: ["rate==1"]
   "http_reqs{name:login}": ["count<=5"]
   "http_reqs{name:me}": ["count>5"]
   http_req_failed: ["rate==0"]
@@ -52,6 +57,8 @@ fn login_token_journey_draws_each_csv_row_once() {
     // Every `me` carried a valid token: a missing or wrong one would be a 401.
     assert_eq!(metric(&r, "http_req_failed", "rate"), 0.0);
     assert_eq!(metric(&r, "checks", "rate"), 1.0);
+    // And each VU is the user of its own row.
+    assert_eq!(metric(&r, "own_user", "rate"), 1.0);
 }
 
 const BUILTINS: &str = r#"
@@ -135,6 +142,8 @@ fn template_and_data_mistakes_are_load_errors_with_positions() {
 data:
   users: users.csv
   bad: ragged.csv
+  seq: { file: users.csv, mode: sequential, on_exhausted: recycle }
+vars: { region: eu }
 vus: 1
 duration: 1s
 flow:
@@ -146,6 +155,8 @@ flow:
   - http: { url: "{{ token }}/y" }
   - http: { url: "/z?{{ random_intt(1, 2) }}" }
   - http: { url: "/z?{{ nodata.col }}" }
+  - http: { url: /a, extract: { region: { status: true } } }
+  - http: { url: "/z?{{ token | upper }}", json: { n: "{{ region | number }}" } }
 "#,
     );
     let o = run(&["validate", plan.to_str().unwrap()]);
@@ -154,11 +165,15 @@ flow:
     for needle in [
         "plan.yaml:4:8: data source `bad`",
         "line 3: 1 field, the header has 2",
-        "plan.yaml:9:15: unknown variable `tokn`",
+        "plan.yaml:5:59: `on_exhausted:` is for `mode: unique`",
+        "plan.yaml:11:15: unknown variable `tokn`",
         "did you mean `token`?",
-        "plan.yaml:10:27: data source `users` has no column `usernme`; did you mean `username`?",
-        "plan.yaml:12:32: `{{ token }}` is only known while the test runs",
-        "plan.yaml:13:18: the start of a URL",
+        "plan.yaml:12:27: data source `users` has no column `usernme`; did you mean `username`?",
+        "plan.yaml:14:32: `{{ token }}` is only known while the test runs",
+        "plan.yaml:15:18: the start of a URL",
+        "plan.yaml:18:33: `region` is also a plan variable",
+        "plan.yaml:19:22: unknown filter `upper`",
+        "plan.yaml:19:55: `eu` is not a number",
         "did you mean `random_int`?",
         "unknown data source `nodata`",
     ] {
@@ -207,6 +222,51 @@ fn json_feeders_stop_when_unique_rows_run_out_or_recycle_them() {
     let r = valid_results(&out);
     assert_eq!(metric(&r, "http_reqs{name:once}", "count"), 4.0);
     assert_eq!(metric(&r, "http_reqs{name:again}", "count"), 6.0);
+}
+
+const USED_UP: &str = r#"
+target: http://127.0.0.1:9
+data:
+  orders: { file: items.json, mode: unique }
+  seq: items.json
+  any: { file: items.json, mode: random }
+scenarios:
+  orders:
+    executor: constant-vus
+    vus: 2
+    duration: 60s
+    flow:
+      - http: { name: order, url: "/status/{{ orders.code }}", expect_status: 2xx }
+      - http: { name: seq, url: "/status/{{ seq.code }}", expect_status: 2xx }
+      - http: { name: any, url: "/status/{{ any.code }}", expect_status: [200, 201, 202, 204] }
+      - think: 50ms
+    on_stop:
+      - http: { name: logout, url: /health }
+thresholds:
+  "http_reqs{name:order}": ["count==4"]
+  "http_reqs{name:seq,status:200}": ["count==1"]
+  "http_reqs{name:seq,status:201}": ["count==1"]
+  "http_reqs{name:seq,status:202}": ["count==1"]
+  "http_reqs{name:seq,status:204}": ["count==1"]
+  "http_reqs{name:any}": ["count==4"]
+  "http_reqs{name:logout}": ["count==2"]
+  http_req_failed: ["rate==0"]
+"#;
+
+#[test]
+fn a_used_up_source_ends_a_timed_scenario_and_its_vus_still_run_on_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    write_plan(dir.path(), "items.json", ITEMS);
+    let plan = write_plan(dir.path(), "plan.yaml", USED_UP);
+    let (o, out) = run_demo(dir.path(), &plan);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = valid_results(&out);
+    // Four rows, drawn once each per iteration: the 60 s scenario ends when they are used up
+    // (both VUs log out), and the sequential source went through its rows in file order.
+    let took = r["run"]["duration_secs"].as_f64().unwrap();
+    assert!(took < 30.0, "the scenario ran on after its data was used up: {took} s");
+    assert_eq!(metric(&r, "http_reqs{name:order}", "count"), 4.0);
+    assert_eq!(metric(&r, "http_reqs{name:logout}", "count"), 2.0);
 }
 
 const ROLES: &str = r#"

@@ -29,7 +29,7 @@ async fn every_check_kind_passes_and_fails_over_both_versions() {
       - http:
           name: slowcheck
           url: /login
-          check: { duration: "< 0ms", body_matches: "nomatch" }
+          check: { duration: "< 0ms", body_matches: "nomatch", header: { x-session: s-43, content-type: { matches: "^text/" } } }
 "#
             .replace("x-session: { matches", "x-session2: { matches")
             .as_str(),
@@ -65,7 +65,20 @@ async fn every_check_kind_passes_and_fails_over_both_versions() {
         let second = h.compile(steps[1].clone());
         h.run(&second).await;
         let s = h.samples();
-        assert_eq!(s.values(builtin::CHECKS), [0.0, 0.0], "{version}");
+        let failed: Vec<(String, f64)> =
+            s.of(builtin::CHECKS).map(|x| (s.tag(x, "check").unwrap(), x.value)).collect();
+        let names: Vec<&str> = failed.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "header x-session == \"s-43\"",
+                "header content-type matches \"^text/\"",
+                "body matches \"nomatch\"",
+                "duration < 0ms"
+            ],
+            "{version}: a present header that differs fails its check"
+        );
+        assert!(failed.iter().all(|(_, v)| *v == 0.0), "{version}: {failed:?}");
         assert_eq!(s.one(builtin::HTTP_REQ_FAILED), 0.0, "checks alone do not fail a request");
     }
 }
@@ -126,6 +139,10 @@ async fn extraction_sets_vu_variables_and_counts_misses_as_failed_checks() {
             st: { status: true }
             missing: { json: "$.nope" }
             nocookie: { cookie: nope }
+            noheader: { header: x-nope }
+            nocode: { regex: "nomatch=(\\d+)" }
+            app_ms: { header: server-timing, regex: "app;dur=([0-9.]+)" }
+            cache_ms: { header: server-timing, regex: "cache;dur=([0-9.]+)" }
 "#,
         );
         let mut h = Harness::new(&format!("http://{addr}"), plan.defaults.clone());
@@ -141,6 +158,8 @@ async fn extraction_sets_vu_variables_and_counts_misses_as_failed_checks() {
         assert_eq!(vars.get("st"), Some("200"));
         assert_eq!(vars.get("missing"), Some("before"), "a miss keeps the previous value");
         assert_eq!(vars.get("nocookie"), None);
+        assert_eq!((vars.get("noheader"), vars.get("nocode")), (None, None));
+        assert_eq!((vars.get("app_ms"), vars.get("cache_ms")), (Some("12.5"), None));
         let s = h.samples();
         let results: Vec<(String, f64)> =
             s.of(builtin::CHECKS).map(|x| (s.tag(x, "check").unwrap(), x.value)).collect();
@@ -156,11 +175,15 @@ async fn extraction_sets_vu_variables_and_counts_misses_as_failed_checks() {
                 "extract code",
                 "extract st",
                 "extract missing",
-                "extract nocookie"
+                "extract nocookie",
+                "extract noheader",
+                "extract nocode",
+                "extract app_ms",
+                "extract cache_ms"
             ]
         );
         let values: Vec<f64> = results.iter().map(|(_, v)| *v).collect();
-        assert_eq!(values, [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0]);
+        assert_eq!(values, [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
         assert_eq!(s.one(builtin::HTTP_REQ_FAILED), 0.0);
     }
 }

@@ -228,6 +228,7 @@ async fn route(req: Request<Incoming>, seen: Arc<Seen>) -> Result<Response<Full<
         "/login" => Response::builder()
             .header("content-type", "application/json")
             .header("x-session", "s-42")
+            .header("server-timing", "db;dur=3, app;dur=12.5")
             .header("set-cookie", "sid=abc123; Path=/; HttpOnly")
             .header("set-cookie", "scoped=1; Path=/other")
             .body(Full::new(Bytes::from_static(

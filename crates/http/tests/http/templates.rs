@@ -86,3 +86,61 @@ async fn the_cookie_jar_matches_the_rendered_path_not_the_skeleton() {
     let cookie = req.header("cookie").unwrap_or_default();
     assert!(cookie.contains("scoped=1") && cookie.contains("sid=abc123"), "cookie: {cookie}");
 }
+
+const ENCODED: &str = r#"      - http:
+          url: /login
+          extract:
+            note: { json: "$.note" }
+            app_ms: { header: server-timing, regex: "app;dur=([0-9.]+)" }
+      - http:
+          method: POST
+          url: "/echo/{{ random_choice('x y/é') }}?q={{ random_choice('a b&c=d, e') }}&p={{ note }}&pct=50%25"
+          headers: { cookie: "mine=1" }
+          json: { d: "{{ app_ms | number }}", s: "{{ app_ms }}", v: "{{ vu_id | number }}" }
+          expect_status: 500
+      - http:
+          method: POST
+          url: /echo
+          json: { n: "{{ note | number }}" }
+"#;
+
+#[tokio::test]
+async fn url_values_are_percent_encoded_numbers_stay_numbers_and_a_step_cookie_is_sent_alone() {
+    let (addr, seen) = hyper_server().await;
+    for version in ["http1", "http2"] {
+        let steps = steps(&format!("http://{addr}"), version, ENCODED);
+        let defaults = stampede_plan::Defaults {
+            http_version: if version == "http2" {
+                stampede_plan::HttpVersion::Http2
+            } else {
+                stampede_plan::HttpVersion::Http1
+            },
+            ..Default::default()
+        };
+        let mut h = Harness::new(&format!("http://{addr}"), defaults);
+        let (login, encoded, not_a_number) =
+            (h.compile(steps[0].clone()), h.compile(steps[1].clone()), h.compile(steps[2].clone()));
+        assert_eq!(h.run(&login).await.status, Some(200));
+        h.samples();
+
+        assert_eq!(h.run(&encoded).await, StepOutcome { failed: false, status: Some(500) }, "{version}");
+        let req = seen.last();
+        // One path segment stays one (the `/` a value holds is kept: it may be a sub-path), a
+        // query value cannot end its parameter, and `%25` written by the plan is not encoded again.
+        assert_eq!(req.path, "/echo/x%20y/%C3%A9", "{version}");
+        assert_eq!(req.query.as_deref(), Some("q=a%20b%26c%3Dd,%20e&p=code%3DXYZ9;&pct=50%25"), "{version}");
+        // The regex read the header; `| number` wrote it bare, without it it is a string.
+        assert_eq!(req.body, br#"{"d":12.5,"s":"12.5","v":1}"#.as_slice(), "{version}");
+        // The jar holds `sid` from /login, but the step's own Cookie header is sent alone.
+        let cookies: Vec<_> = req.headers.get_all("cookie").iter().collect();
+        assert_eq!(cookies, ["mine=1"], "{version}");
+        h.samples();
+
+        // `| number` on a value that is not one: not sent, a counted failure.
+        let before = seen.requests.lock().unwrap().len();
+        assert_eq!(h.run(&not_a_number).await, StepOutcome { failed: true, status: None });
+        assert_eq!(seen.requests.lock().unwrap().len(), before, "nothing was sent");
+        let s = h.samples();
+        assert_eq!(s.tag_of(builtin::HTTP_REQ_FAILED, "error").as_deref(), Some("variable"));
+    }
+}

@@ -73,7 +73,7 @@ fn extractions_compile_in_order() {
     let ex = &http_step(&plan, 0).extract;
     let names: Vec<&str> = ex.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(names, ["token", "session", "sid", "code", "st"]);
-    assert!(matches!(&ex[1].source, ExtractSource::Header(h) if h == "x-session"));
+    assert!(matches!(&ex[1].source, ExtractSource::Header(h, None) if h == "x-session"));
     assert!(matches!(&ex[2].source, ExtractSource::Cookie(c) if c == "sid"));
     assert!(matches!(ex[4].source, ExtractSource::Status));
 }
