@@ -1077,8 +1077,12 @@ fn a_har_recorded_in_a_real_browser_imports_into_a_plan_that_runs_clean() {
     assert!(har_text.contains(&token), "the HAR holds the token in clear");
 
     // The recorded token is still valid: the same demo is the target.
-    let (yaml, r) = import_and_run("har", &har, &demo, &[("AUTH_TOKEN", &token), ("PASSWORD", "demo")]);
+    assert!(har_text.contains("s3ss10n-c00kie-value"), "the HAR holds the cookie in clear");
+    let env = [("AUTH_TOKEN", token.as_str()), ("PASSWORD", "demo"), ("COOKIE", "session=replayed")];
+    let (yaml, r) = import_and_run("har", &har, &demo, &env);
     assert!(!yaml.contains(&token), "the token was written in clear:\n{yaml}");
+    assert!(!yaml.contains("s3ss10n-c00kie-value"), "the cookie was written in clear:\n{yaml}");
+    assert!(yaml.contains("cookie: \"{{ env.COOKIE }}\""), "the cookie is a variable:\n{yaml}");
     assert!(
         !yaml.contains("\"demo\"") && !yaml.contains(": demo"),
         "the password was written in clear:\n{yaml}"

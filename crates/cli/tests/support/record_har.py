@@ -5,7 +5,7 @@ Usage: record_har.py BASE_URL OUT.har
 Drives Debian's headless Chromium (/usr/bin/chromium, or $STAMPEDE_CHROMIUM) with Playwright;
 Playwright's own browser downloads are never used. The session opens the health page, then
 from the page's own origin logs in, reads /api/v1/me with the bearer token it got, and lists
-five tools, the way a single-page app would. Prints the token on stdout (the test needs it to
+five tools, the way a single-page app would, with a session cookie set. Prints the token on stdout (the test needs it to
 run the imported plan, whose copy of it is masked).
 """
 
@@ -26,6 +26,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
+SESSION_COOKIE = "s3ss10n-c00kie-value"
+
 JOURNEY = """async () => {
   const login = await fetch('/auth/login', {
     method: 'POST',
@@ -45,6 +47,9 @@ def main() -> int:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, timeout=60_000)
         context = browser.new_context(record_har_path=out, record_har_content="embed")
+        # A session cookie the site set earlier: the browser sends it on every request, and
+        # the importer must mask it.
+        context.add_cookies([{"name": "session", "value": SESSION_COOKIE, "url": base}])
         page = context.new_page()
         page.set_default_timeout(30_000)
         response = page.goto(base + "/health")
