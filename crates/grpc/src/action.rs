@@ -299,7 +299,9 @@ impl GrpcAction {
         let mut call = match (&self.dynamic, &rendered) {
             // A variable is not set, or rendered into an invalid metadata value: not sent.
             (Some(_), None) => Call { failure: Some(FailureKind::Variable), ..Call::default() },
-            _ => self.call(conn, start + self.deadline, rendered.as_ref()).await,
+            _ => {
+                self.call(conn, stampede_proto::deadline_after(start, self.deadline), rendered.as_ref()).await
+            }
         };
         let end = Instant::now();
         // The VU's calls on a channel are sequential, so what its connection moved since the
@@ -495,7 +497,9 @@ impl GrpcAction {
     /// `body` with the step's deadline, its metadata and the metadata rendered for this call.
     fn request<T>(&self, body: T, rendered: &[(AsciiMetadataKey, AsciiMetadataValue)]) -> tonic::Request<T> {
         let mut request = tonic::Request::new(body);
-        request.set_timeout(self.deadline);
+        // `grpc-timeout` holds at most 8 digits of hours (tonic panics past that): a
+        // deadline beyond thirty years is sent as thirty years, which is none all the same.
+        request.set_timeout(self.deadline.min(Duration::from_secs(86_400 * 365 * 30)));
         for (k, v) in self.metadata.iter().chain(rendered) {
             request.metadata_mut().append(k.clone(), v.clone());
         }

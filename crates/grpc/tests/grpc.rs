@@ -201,6 +201,19 @@ async fn a_refused_connection_is_a_connect_failure() {
     .await;
 }
 
+#[tokio::test]
+async fn a_deadline_too_large_to_add_is_no_deadline_not_a_panic() {
+    bounded(async {
+        let addr = health_server().await;
+        let mut h = Harness::new(&format!(
+            "  - grpc: {{ target: \"{addr}\", proto: {PROTO}, method: grpc.health.v1.Health/Check, deadline: 200000000000000d }}\n"
+        ));
+        let outcomes = h.iteration().await;
+        assert_eq!((outcomes[0].failed, outcomes[0].status), (false, Some(0)), "{outcomes:?}");
+    })
+    .await;
+}
+
 #[test]
 fn compile_errors_name_the_problem() {
     let err = |flow: &str| match Harness::try_new(flow) {

@@ -34,9 +34,6 @@ use crate::tls::TlsConfigs;
 /// checking a big response) is released, so per-VU memory stays in kilobytes.
 const RETAINED_BODY_CAPACITY: usize = 64 * 1024;
 
-/// A deadline that never comes: about 30 years.
-const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
-
 const USER_AGENT_VALUE: &str = concat!("stampede/", env!("CARGO_PKG_VERSION"));
 
 /// One VU's HTTP state: its connections, a reusable body buffer, its tag cache and its
@@ -292,8 +289,7 @@ impl HttpAction {
             rendered: rendered_buffers,
         } = session;
 
-        // A timeout too large to add is as good as none (tokio's own `timeout` does the same).
-        let deadline = start.checked_add(self.timeout).unwrap_or_else(|| start + FAR_FUTURE);
+        let deadline = stampede_proto::deadline_after(start, self.timeout);
         let timer = match timer {
             Some(timer) => {
                 timer.as_mut().reset(deadline);

@@ -110,7 +110,7 @@
 //! The `openai` preset parses each event's data as a chat-completion chunk and counts a
 //! non-empty `$.choices[0].delta.content` as one output token: `llm_output_tokens`,
 //! `llm_time_to_first_token` (from the request's start), `llm_inter_token_latency` and
-//! `llm_tokens_per_second` (tokens / (last token − first token), with at least two tokens
+//! `llm_tokens_per_second` ((tokens − 1) / (last token − first token), with at least two tokens
 //! apart in time). Samples carry the request's tags and are recorded when it ends, since
 //! the tags depend on how it ended; a stream cut short still reports what it delivered.
 //! The scanner's buffers are reused, so scanning allocates only what reading an `openai`

@@ -63,11 +63,12 @@ pub(crate) struct StreamStats {
 }
 
 impl StreamStats {
-    /// `openai`: output tokens per second from the first to the last token, when there were
-    /// at least two tokens apart in time.
+    /// `openai`: the decode rate, tokens per second after the first one: the `n - 1` gaps
+    /// between the first and the last token over their span (two tokens 10 ms apart are 100
+    /// tokens/s, not 200); `None` with fewer than two tokens apart in time.
     pub(crate) fn tokens_per_second(&self) -> Option<f64> {
         let span = self.last_token?.checked_duration_since(self.first_token?)?;
-        (self.tokens >= 2 && !span.is_zero()).then(|| self.tokens as f64 / span.as_secs_f64())
+        (self.tokens >= 2 && !span.is_zero()).then(|| (self.tokens - 1) as f64 / span.as_secs_f64())
     }
 }
 
@@ -442,7 +443,7 @@ mod tests {
             assert_eq!(counts(&s), (10, 3), "cut at {cut}");
             let tps = s.stats.tokens_per_second();
             if s.stats.token_gaps.iter().any(|g| !g.is_zero()) {
-                assert_eq!(tps, Some(3.0), "3 tokens over 1 s, cut at {cut}");
+                assert_eq!(tps, Some(2.0), "3 tokens, 2 gaps, over 1 s, cut at {cut}");
             } else {
                 assert_eq!(tps, None, "all tokens in one read have no rate, cut at {cut}");
             }

@@ -25,6 +25,14 @@ pub use render::{Feeds, RenderError};
 pub use tags::{StepTags, TagCache, TagKey, TagSetBuilder};
 pub use vu::{SessionSlot, Vars, Vu, VuIdentity};
 
+/// When a step with `timeout` started at `start` gives up: `start + timeout`, or thirty years
+/// on when that does not fit (a plan may write `timeout: 100000000d`; a timeout too large to
+/// add is as good as none, as tokio's own `timeout` has it). Every protocol's timer uses it.
+pub fn deadline_after(start: tokio::time::Instant, timeout: std::time::Duration) -> tokio::time::Instant {
+    const FAR_FUTURE: std::time::Duration = std::time::Duration::from_secs(86_400 * 365 * 30);
+    start.checked_add(timeout).unwrap_or_else(|| start + FAR_FUTURE)
+}
+
 /// A boxed future, as returned by [`Action::run`].
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

@@ -390,7 +390,7 @@ impl WsAction {
             sockets.resize_with(self.socket + 1, || None);
         }
         let slot = &mut sockets[self.socket];
-        let deadline = Instant::now() + self.timeout;
+        let deadline = stampede_proto::deadline_after(Instant::now(), self.timeout);
         let timer = match timer {
             Some(timer) => {
                 timer.as_mut().reset(deadline);

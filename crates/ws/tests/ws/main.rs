@@ -401,3 +401,21 @@ async fn a_full_inbox_drops_the_oldest_messages_and_still_counts_them() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_timeout_too_large_to_add_is_no_timeout_not_a_panic() {
+    bounded(async {
+        let server = demo().await;
+        let mut h = Harness::new(
+            &server.base_url(),
+            r#"  - ws: { name: chat, connect: /ws/chat, timeout: 200000000000000d }
+  - ws: { name: chat, send: { json: { type: hello, id: "a-1" } } }
+  - ws: { name: chat, receive: { correlate: "$.id", timeout: 200000000000000d } }
+  - ws: { name: chat, close: {}, timeout: 200000000000000d }
+"#,
+        );
+        let outcomes = h.iteration().await;
+        assert_eq!(failed(&outcomes), [false; 4], "{outcomes:?}");
+    })
+    .await;
+}
