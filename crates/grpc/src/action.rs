@@ -222,6 +222,9 @@ pub(crate) struct GrpcAction {
     deadline: Duration,
     /// Expected status codes (default: OK only).
     expected: Vec<u8>,
+    /// `check: { status: ... }` is a check too, as on http steps: its name (`status is OK`),
+    /// first of the step's checks.
+    status_check: Option<String>,
     checks: Vec<stampede_plan::Check>,
 }
 
@@ -278,6 +281,8 @@ impl GrpcAction {
             dynamic: step.dynamic.clone(),
             deadline: step.deadline,
             expected,
+            status_check: (!step.status.is_empty())
+                .then(|| format!("status is {}", step.status.join(" or "))),
             checks: step.checks.clone(),
         })
     }
@@ -362,6 +367,12 @@ impl GrpcAction {
         if bytes.received > 0 {
             recorder.record_at(builtin::DATA_RECEIVED, tags.step, end, bytes.received as f64);
         }
+        let offset = usize::from(self.status_check.is_some());
+        if offset == 1 {
+            // As for http, a call that got no status at all passes no check.
+            let passed = code.is_some_and(|c| self.expected.contains(&c));
+            recorder.record_at(builtin::CHECKS, tags.checks[0], end, f64::from(u8::from(passed)));
+        }
         if !self.checks.is_empty() {
             // The last response message as protobuf JSON, converted only if a JSON check
             // asks for it (outer `None`: not converted yet).
@@ -379,7 +390,12 @@ impl GrpcAction {
                         stampede_proto::check::json_check(kind, doc.as_ref()).unwrap_or(false)
                     }
                 };
-                recorder.record_at(builtin::CHECKS, tags.checks[i], end, f64::from(u8::from(passed)));
+                recorder.record_at(
+                    builtin::CHECKS,
+                    tags.checks[offset + i],
+                    end,
+                    f64::from(u8::from(passed)),
+                );
             }
         }
         let outcome = StepOutcome { failed: failure.is_some(), status: code.map(u16::from) };
@@ -618,7 +634,8 @@ fn intern(
     if let Some(status) = status {
         tags = tags.tag("status", status);
     }
-    tags.group(&key.group)
-        .error(error.as_deref())
-        .intern(action.checks.iter().map(|c| c.name.as_str()), registry)
+    tags.group(&key.group).error(error.as_deref()).intern(
+        action.status_check.iter().map(String::as_str).chain(action.checks.iter().map(|c| c.name.as_str())),
+        registry,
+    )
 }

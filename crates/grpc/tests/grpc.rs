@@ -133,8 +133,12 @@ async fn unary_calls_record_status_checks_and_reuse_the_channel() {
         assert_eq!(Harness::values(&s, builtin::GRPC_REQS), [1.0; 4]);
         assert_eq!(Harness::values(&s, builtin::GRPC_REQ_FAILED), [0.0, 1.0, 0.0, 0.0]);
         assert_eq!(Harness::values(&s, builtin::GRPC_STREAM_MSGS_RECEIVED), [1.0, 0.0, 0.0, 1.0]);
-        // Two checks on the first call pass; the json check of the last one fails.
-        assert_eq!(Harness::values(&s, builtin::CHECKS), [1.0, 0.0]);
+        // The first call's status and json checks pass, and so does the expected NOT_FOUND;
+        // the json check of the last one fails. A status check is a check, as on http steps.
+        assert_eq!(Harness::values(&s, builtin::CHECKS), [1.0, 1.0, 1.0, 0.0]);
+        let names = h.tags(&s, builtin::CHECKS, "check");
+        let names: Vec<&str> = names.iter().map(|n| n.as_deref().unwrap_or("")).collect();
+        assert_eq!(names, ["status is OK", "$.status == \"SERVING\"", "status is NOT_FOUND", "$.status == \"SERVING\""]);
         let status = h.tags(&s, builtin::GRPC_REQ_DURATION, "status");
         let expected: Vec<Option<String>> =
             ["OK", "NOT_FOUND", "NOT_FOUND", "OK"].iter().map(|c| Some(c.to_string())).collect();
@@ -304,8 +308,8 @@ async fn the_demo_speech_service_answers_unary_calls() {
         let failed: Vec<bool> = outcomes.iter().map(|o| o.failed).collect();
         assert_eq!(failed, [false, true, false], "{outcomes:?}");
         let s = h.samples();
-        // `status:` decides failure; only the json checks are `checks` samples.
-        assert_eq!(Harness::values(&s, builtin::CHECKS), [1.0, 1.0, 1.0]);
+        // `status:` decides failure and is a check of its own (first), then the json checks.
+        assert_eq!(Harness::values(&s, builtin::CHECKS), [1.0, 1.0, 1.0, 1.0]);
         let durations = Harness::values(&s, builtin::GRPC_REQ_DURATION);
         assert!(durations[0] >= 30.0, "the 30 ms processing delay shows: {durations:?}");
         assert_eq!(h.tags(&s, builtin::GRPC_REQS, "status")[1].as_deref(), Some("NOT_FOUND"));
@@ -459,7 +463,7 @@ async fn a_client_stream_sends_every_chunk_with_its_interval_and_gets_one_transc
         // Only the streaming calls record messages sent; a `message:` is a stream of one.
         assert_eq!(Harness::values(&s, builtin::GRPC_STREAM_MSGS_SENT), [3.0, 1.0]);
         assert_eq!(Harness::values(&s, builtin::GRPC_STREAM_MSGS_RECEIVED), [1.0, 1.0, 1.0]);
-        assert_eq!(Harness::values(&s, builtin::CHECKS), [1.0; 5]);
+        assert_eq!(Harness::values(&s, builtin::CHECKS), [1.0; 6], "a status check and four json checks, then one");
         // Two 25 ms pauses before the transcript can come back.
         let duration = Harness::values(&s, builtin::GRPC_REQ_DURATION)[0];
         let first = Harness::values(&s, builtin::GRPC_TIME_TO_FIRST_MESSAGE)[0];
