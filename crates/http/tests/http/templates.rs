@@ -11,6 +11,16 @@ fn steps(target: &str, version: &str, flow: &str) -> Vec<HttpStep> {
     http_steps(&load(target, &format!("{{ http_version: {version} }}"), flow))
 }
 
+/// Defaults speaking `version` (`http1` or `http2`).
+fn defaults(version: &str) -> stampede_plan::Defaults {
+    let http_version = if version == "http2" {
+        stampede_plan::HttpVersion::Http2
+    } else {
+        stampede_plan::HttpVersion::Http1
+    };
+    stampede_plan::Defaults { http_version, ..Default::default() }
+}
+
 const FLOW: &str = r#"      - http:
           url: /login
           extract: { token: { json: "$.token" } }
@@ -30,15 +40,7 @@ async fn extracted_values_and_builtins_are_rendered_per_request_over_both_versio
     for version in ["http1", "http2"] {
         let steps = steps(&format!("http://{addr}"), version, FLOW);
         assert!(steps[0].dynamic.is_none() && steps[1].dynamic.is_some());
-        let defaults = stampede_plan::Defaults {
-            http_version: if version == "http2" {
-                stampede_plan::HttpVersion::Http2
-            } else {
-                stampede_plan::HttpVersion::Http1
-            },
-            ..Default::default()
-        };
-        let mut h = Harness::new(&format!("http://{addr}"), defaults);
+        let mut h = Harness::new(&format!("http://{addr}"), defaults(version));
         let login = h.compile(steps[0].clone());
         let templated = h.compile(steps[1].clone());
 
@@ -109,15 +111,7 @@ async fn url_values_are_percent_encoded_numbers_stay_numbers_and_a_step_cookie_i
     let (addr, seen) = hyper_server().await;
     for version in ["http1", "http2"] {
         let steps = steps(&format!("http://{addr}"), version, ENCODED);
-        let defaults = stampede_plan::Defaults {
-            http_version: if version == "http2" {
-                stampede_plan::HttpVersion::Http2
-            } else {
-                stampede_plan::HttpVersion::Http1
-            },
-            ..Default::default()
-        };
-        let mut h = Harness::new(&format!("http://{addr}"), defaults);
+        let mut h = Harness::new(&format!("http://{addr}"), defaults(version));
         let (login, encoded, not_a_number) =
             (h.compile(steps[0].clone()), h.compile(steps[1].clone()), h.compile(steps[2].clone()));
         assert_eq!(h.run(&login).await.status, Some(200));
