@@ -10,6 +10,7 @@ use stampede_metrics::{
     Aggregator, MetricId, Registry, Sample, Snapshot, Stat, SubMetricId, TagSetId, builtin,
 };
 use stampede_plan::{Plan, ThresholdRule};
+use stampede_proto::LiveMetrics;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -26,18 +27,30 @@ pub struct LiveStats {
     pub planned: Duration,
     /// VUs active now.
     pub vus: u64,
-    /// Requests so far.
-    pub requests: u64,
-    /// Requests in the last second.
-    pub rps: f64,
-    /// Failed fraction of all requests so far.
-    pub error_rate: f64,
-    /// p95 of `http_req_duration` so far, in ms.
-    pub p95_ms: Option<f64>,
+    /// One entry per protocol the plan uses, in the order the binary registered them.
+    pub protocols: Vec<LiveProtocol>,
     /// Completed iterations so far.
     pub iterations: u64,
     /// Threshold rules failing right now.
     pub failing_thresholds: usize,
+}
+
+/// One protocol's live figures, from the metrics it names in
+/// [`stampede_proto::Protocol::live_metrics`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LiveProtocol {
+    /// The protocol's name (`http`).
+    pub name: &'static str,
+    /// What one call is (`req`, `msg`, `call`).
+    pub unit: &'static str,
+    /// Calls so far.
+    pub count: u64,
+    /// Calls in the last second.
+    pub per_second: f64,
+    /// Failed fraction so far.
+    pub error_rate: f64,
+    /// p95 of the call duration so far, in ms (`None` before the first).
+    pub p95_ms: Option<f64>,
 }
 
 /// One threshold rule's result.
@@ -68,6 +81,8 @@ pub(crate) struct CollectorSetup {
     pub per_scenario: Vec<(TagSetId, Arc<AtomicU64>)>,
     pub kill: CancellationToken,
     pub live: Option<watch::Sender<LiveStats>>,
+    /// Per protocol the plan uses: its name and the metrics of its live figures.
+    pub live_metrics: Vec<(&'static str, LiveMetrics)>,
     /// The breakpoint scenario's start and rate schedule, if the plan has one: then every
     /// threshold ends the run when crossed, and the result names the breaking point.
     pub breakpoint: Option<(Duration, RateSchedule)>,
@@ -101,8 +116,18 @@ struct CompiledRule {
 }
 
 pub(crate) async fn run(setup: CollectorSetup) -> CollectorOutcome {
-    let CollectorSetup { mut rx, registry, plan, epoch, counts, per_scenario, kill, live, breakpoint } =
-        setup;
+    let CollectorSetup {
+        mut rx,
+        registry,
+        plan,
+        epoch,
+        counts,
+        per_scenario,
+        kill,
+        live,
+        live_metrics,
+        breakpoint,
+    } = setup;
     let mut agg = Aggregator::new(registry.clone());
     let rules = compile_rules(&plan, &registry, &mut agg);
     let planned =
@@ -111,7 +136,7 @@ pub(crate) async fn run(setup: CollectorSetup) -> CollectorOutcome {
     let mut tick = tokio::time::interval_at(epoch + Duration::from_secs(1), Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut abort: Option<String> = None;
-    let mut last_requests = 0u64;
+    let mut last_counts = vec![0u64; live_metrics.len()];
     // Breakpoint: the last time every threshold held, and what broke.
     let mut last_passing = Duration::ZERO;
     let mut broke: Option<(Duration, Vec<ThresholdOutcome>)> = None;
@@ -154,19 +179,31 @@ pub(crate) async fn run(setup: CollectorSetup) -> CollectorOutcome {
                     }
                 }
                 if let Some(live) = &live {
-                    let requests = count(&agg, builtin::HTTP_REQS, elapsed);
+                    let protocols = live_metrics
+                        .iter()
+                        .zip(&mut last_counts)
+                        .map(|((name, m), last)| {
+                            let count = count(&agg, m.count, elapsed);
+                            let per_second = count.saturating_sub(*last) as f64;
+                            *last = count;
+                            LiveProtocol {
+                                name,
+                                unit: m.unit,
+                                count,
+                                per_second,
+                                error_rate: agg.stat(m.failed, None, Stat::Rate, elapsed).unwrap_or(0.0),
+                                p95_ms: agg.stat(m.duration, None, Stat::Percentile(95.0), elapsed),
+                            }
+                        })
+                        .collect();
                     live.send_replace(LiveStats {
                         elapsed,
                         planned,
                         vus: counts.active.load(Ordering::Relaxed),
-                        requests,
-                        rps: requests.saturating_sub(last_requests) as f64,
-                        error_rate: agg.stat(builtin::HTTP_REQ_FAILED, None, Stat::Rate, elapsed).unwrap_or(0.0),
-                        p95_ms: agg.stat(builtin::HTTP_REQ_DURATION, None, Stat::Percentile(95.0), elapsed),
+                        protocols,
                         iterations: count(&agg, builtin::ITERATIONS, elapsed),
                         failing_thresholds: outcomes.iter().filter(|o| !o.passed).count(),
                     });
-                    last_requests = requests;
                 }
             }
         }

@@ -2,12 +2,13 @@
 //! steps (think, group) stay with the engine, user types get their tag sets and their place
 //! in the scenario's deterministic mix.
 
+use std::cell::RefCell;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use stampede_metrics::{Registry, TagSetId};
 use stampede_plan::{Behavior, Controlled, Plan, Repeat, Scenario, Step, ThinkTime, UserType};
-use stampede_proto::{Action, CompileContext, Protocol, SessionSlot};
+use stampede_proto::{Action, CompileContext, LiveMetrics, Protocol, SessionSlot};
 
 use crate::EngineError;
 use crate::control::{CompiledControl, CompiledRecord, CompiledRepeat, Condition};
@@ -78,12 +79,16 @@ pub(crate) struct CompiledPlan {
     pub scenarios: Vec<CompiledScenario>,
     /// How many session slots each VU needs (one per protocol).
     pub slots: usize,
+    /// The live metrics of the protocols the plan's steps use, in registration order.
+    pub live: Vec<(&'static str, LiveMetrics)>,
 }
 
 struct Compiler<'a> {
     plan: &'a Plan,
     protocols: &'a [Arc<dyn Protocol>],
     registry: &'a Arc<Registry>,
+    /// Which of `protocols` compiled at least one step.
+    used: RefCell<Vec<bool>>,
 }
 
 pub(crate) fn compile(
@@ -91,9 +96,15 @@ pub(crate) fn compile(
     protocols: &[Arc<dyn Protocol>],
     registry: &Arc<Registry>,
 ) -> Result<CompiledPlan, EngineError> {
-    let c = Compiler { plan, protocols, registry };
+    let c = Compiler { plan, protocols, registry, used: RefCell::new(vec![false; protocols.len()]) };
     let scenarios = plan.scenarios.iter().map(|s| c.scenario(s)).collect::<Result<Vec<_>, _>>()?;
-    Ok(CompiledPlan { scenarios, slots: protocols.len() })
+    let live = protocols
+        .iter()
+        .zip(c.used.into_inner())
+        .filter(|(_, used)| *used)
+        .map(|(p, _)| (p.name(), p.live_metrics()))
+        .collect();
+    Ok(CompiledPlan { scenarios, slots: protocols.len(), live })
 }
 
 impl Compiler<'_> {
@@ -228,6 +239,7 @@ impl Compiler<'_> {
             self.protocols.iter().enumerate().find(|(_, p)| p.name() == name).ok_or_else(|| {
                 EngineError::UnknownProtocol { scenario: scenario.name.clone(), protocol: name.to_string() }
             })?;
+        self.used.borrow_mut()[slot] = true;
         let cx =
             CompileContext { plan: self.plan, scenario, registry: self.registry, slot: SessionSlot(slot) };
         protocol

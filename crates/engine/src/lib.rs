@@ -31,7 +31,7 @@ use stampede_plan::Plan;
 use stampede_proto::Protocol;
 pub use tokio_util::sync::CancellationToken;
 
-pub use collector::{BreakingPoint, LiveStats, ThresholdOutcome};
+pub use collector::{BreakingPoint, LiveProtocol, LiveStats, ThresholdOutcome};
 use compile::CompiledPlan;
 pub use control::Condition;
 pub use open::RateSchedule;

@@ -67,6 +67,7 @@ pub(crate) async fn run(engine: Engine, options: RunOptions) -> RunResult {
             .collect(),
         kill: kill.clone(),
         live: options.live,
+        live_metrics: compiled.live,
         breakpoint: plan
             .scenarios
             .iter()

@@ -8,7 +8,9 @@ use stampede_engine::{CancellationToken, EngineBuilder, Interruption, LiveStats,
 use stampede_metrics::Stat;
 use stampede_metrics::builtin;
 use stampede_plan::{Arrivals, Executor, LoadOptions, Plan, Rate, Step};
-use stampede_proto::{Action, BoxFuture, CompileContext, CompileError, Protocol, StepOutcome, Vu};
+use stampede_proto::{
+    Action, BoxFuture, CompileContext, CompileError, LiveMetrics, Protocol, StepOutcome, Vu,
+};
 use tokio::time::Instant;
 
 /// What the fake protocol saw: (time since start, VU id) per step run.
@@ -33,6 +35,14 @@ struct FakeAction {
 impl Protocol for Fake {
     fn name(&self) -> &'static str {
         "http"
+    }
+    fn live_metrics(&self) -> LiveMetrics {
+        LiveMetrics {
+            unit: "req",
+            count: builtin::HTTP_REQS,
+            failed: builtin::HTTP_REQ_FAILED,
+            duration: builtin::HTTP_REQ_DURATION,
+        }
     }
     fn compile(&self, step: &Step, _cx: &CompileContext<'_>) -> Result<Arc<dyn Action>, CompileError> {
         let Step::Http(h) = step else { unreachable!() };
@@ -66,6 +76,58 @@ impl Action for FakeAction {
             StepOutcome { failed: fail, status: Some(200) }
         })
     }
+}
+
+/// A second protocol the plan below never uses: the live figures must leave it out.
+struct Unused;
+
+impl Protocol for Unused {
+    fn name(&self) -> &'static str {
+        "unused"
+    }
+    fn live_metrics(&self) -> LiveMetrics {
+        LiveMetrics {
+            unit: "op",
+            count: builtin::GRPC_REQS,
+            failed: builtin::GRPC_REQ_FAILED,
+            duration: builtin::GRPC_REQ_DURATION,
+        }
+    }
+    fn compile(&self, _step: &Step, _cx: &CompileContext<'_>) -> Result<Arc<dyn Action>, CompileError> {
+        unreachable!("no step of the plan is this protocol's")
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn live_figures_come_from_the_metrics_each_used_protocol_names() {
+    let yaml = "target: http://127.0.0.1:1\nscenarios:\n  s:\n    executor: constant-vus\n    vus: 2\n    duration: 3s\n    flow:\n      - http: { name: a, url: /sleep/100?fail }\n";
+    let plan = stampede_plan::parse(yaml, "test.yaml", &LoadOptions::default()).expect("plan parses");
+    let fake = Fake { log: Arc::default(), start: Instant::now() };
+    let engine = EngineBuilder::new(plan)
+        .protocol(Arc::new(fake))
+        .protocol(Arc::new(Unused))
+        .build()
+        .expect("plan compiles");
+    let (live, mut rx) = tokio::sync::watch::channel(LiveStats::default());
+    let seen = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        while rx.changed().await.is_ok() {
+            seen.push(rx.borrow_and_update().clone());
+        }
+        seen
+    });
+    let result = engine.run(RunOptions { cancel: CancellationToken::new(), live: Some(live) }).await;
+    let seen = seen.await.unwrap();
+    assert!(result.snapshot.metrics.contains_key("http_reqs"));
+    let last = seen.last().expect("a live figure each second");
+    assert_eq!(last.protocols.len(), 1, "only the protocol the plan uses: {last:?}");
+    let http = &last.protocols[0];
+    assert_eq!((http.name, http.unit), ("http", "req"));
+    // Two VUs, 100 ms a request: about 20 a second, every one failed.
+    assert!(http.count >= 40, "{http:?}");
+    assert!((15.0..=25.0).contains(&http.per_second), "{http:?}");
+    assert_eq!(http.error_rate, 1.0);
+    assert!(http.p95_ms.is_some_and(|p| (p - 100.0).abs() < 5.0), "{http:?}");
 }
 
 async fn run_plan(yaml: &str, cancel: CancellationToken) -> (RunResult, Log) {

@@ -71,8 +71,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use prost_reflect::DescriptorPool;
 use rustls::ClientConfig;
+use stampede_metrics::builtin;
 use stampede_plan::{GrpcSource, Step};
-use stampede_proto::{Action, CompileContext, CompileError, Protocol};
+use stampede_proto::{Action, CompileContext, CompileError, LiveMetrics, Protocol};
 
 /// Errors of compiling a grpc step (reported as [`CompileError::Invalid`]).
 #[derive(Debug, thiserror::Error)]
@@ -188,6 +189,15 @@ fn position(error: &protox::Error, file: &Path) -> Option<(usize, usize)> {
 impl Protocol for GrpcProtocol {
     fn name(&self) -> &'static str {
         "grpc"
+    }
+
+    fn live_metrics(&self) -> LiveMetrics {
+        LiveMetrics {
+            unit: "call",
+            count: builtin::GRPC_REQS,
+            failed: builtin::GRPC_REQ_FAILED,
+            duration: builtin::GRPC_REQ_DURATION,
+        }
     }
 
     fn compile(&self, step: &Step, cx: &CompileContext<'_>) -> Result<Arc<dyn Action>, CompileError> {

@@ -156,8 +156,9 @@ mod tls;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use stampede_metrics::builtin;
 use stampede_plan::Step;
-use stampede_proto::{Action, CompileContext, CompileError, Protocol};
+use stampede_proto::{Action, CompileContext, CompileError, LiveMetrics, Protocol};
 
 pub use tls::client_tls_config;
 
@@ -204,6 +205,15 @@ impl HttpProtocol {
 impl Protocol for HttpProtocol {
     fn name(&self) -> &'static str {
         "http"
+    }
+
+    fn live_metrics(&self) -> LiveMetrics {
+        LiveMetrics {
+            unit: "req",
+            count: builtin::HTTP_REQS,
+            failed: builtin::HTTP_REQ_FAILED,
+            duration: builtin::HTTP_REQ_DURATION,
+        }
     }
 
     fn compile(&self, step: &Step, cx: &CompileContext<'_>) -> Result<Arc<dyn Action>, CompileError> {

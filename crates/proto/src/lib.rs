@@ -121,10 +121,28 @@ pub enum CompileError {
     },
 }
 
+/// The three metrics of a protocol's calls that the live progress line shows: how many were
+/// made, which failed, how long they took. The engine reads them without knowing what a
+/// "call" is for the protocol (a request, a message, an RPC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveMetrics {
+    /// What one call is, for the line's unit: `req` shows as `req/s`.
+    pub unit: &'static str,
+    /// A counter: calls made.
+    pub count: stampede_metrics::MetricId,
+    /// A rate: calls that failed.
+    pub failed: stampede_metrics::MetricId,
+    /// A time trend: how long calls took (its p95 is shown).
+    pub duration: stampede_metrics::MetricId,
+}
+
 /// A protocol implementation, registered with the engine by the binary.
 pub trait Protocol: Send + Sync {
     /// The protocol's name, as [`stampede_plan::Step::protocol`] reports it (`http`).
     fn name(&self) -> &'static str;
+
+    /// The metrics the live progress line shows for this protocol, when a plan uses it.
+    fn live_metrics(&self) -> LiveMetrics;
 
     /// Compiles a step this protocol claims (`step.protocol() == Some(self.name())`).
     fn compile(

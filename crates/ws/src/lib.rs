@@ -82,8 +82,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use rustls::ClientConfig;
+use stampede_metrics::builtin;
 use stampede_plan::Step;
-use stampede_proto::{Action, CompileContext, CompileError, Protocol};
+use stampede_proto::{Action, CompileContext, CompileError, LiveMetrics, Protocol};
 
 pub use socket::INBOX_CAPACITY;
 
@@ -154,6 +155,17 @@ impl WsProtocol {
 impl Protocol for WsProtocol {
     fn name(&self) -> &'static str {
         "ws"
+    }
+
+    /// Messages are a socket's calls: their rate, the failed fraction of ws steps, and the
+    /// round trip of matched replies.
+    fn live_metrics(&self) -> LiveMetrics {
+        LiveMetrics {
+            unit: "msg",
+            count: builtin::WS_MSGS_SENT,
+            failed: builtin::WS_FAILED,
+            duration: builtin::WS_MSG_RTT,
+        }
     }
 
     fn compile(&self, step: &Step, cx: &CompileContext<'_>) -> Result<Arc<dyn Action>, CompileError> {
