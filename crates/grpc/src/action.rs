@@ -609,6 +609,9 @@ struct Session {
     tags: TagCache<TagKey<Option<u8>>>,
 }
 
+/// Every call records its own figures and bytes; closing a channel leaves nothing to record.
+impl stampede_proto::Session for Session {}
+
 /// A VU's channel to a target and its byte counters.
 #[derive(Debug, Clone)]
 struct Conn {

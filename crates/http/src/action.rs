@@ -63,6 +63,9 @@ pub(crate) struct HttpSession {
     rendered: Rendered,
 }
 
+/// Every request records its own figures; closing its connections leaves nothing to record.
+impl stampede_proto::Session for HttpSession {}
+
 /// A compiled HTTP step: everything a request needs, computed once at plan load.
 #[derive(Debug)]
 pub(crate) struct HttpAction {

@@ -23,7 +23,7 @@ pub use counted::{ByteCounter, Counted};
 pub use recorder::{BatchSender, Recorder, RecorderStats};
 pub use render::{Feeds, RenderError};
 pub use tags::{StepTags, TagCache, TagKey, TagSetBuilder};
-pub use vu::{SessionSlot, Vars, Vu, VuIdentity};
+pub use vu::{Session, SessionSlot, Vars, Vu, VuIdentity};
 
 /// When a step with `timeout` started at `start` gives up: `start + timeout`, or thirty years
 /// on when that does not fit (a plan may write `timeout: 100000000d`; a timeout too large to
@@ -57,6 +57,9 @@ pub enum FailureKind {
     Check,
     /// The request could not be built: a template names a variable no earlier step set.
     Variable,
+    /// The peer sent a message larger than the protocol's bound (a WebSocket message over
+    /// 16 MiB): refused rather than buffered.
+    TooLarge,
 }
 
 impl FailureKind {
@@ -73,6 +76,7 @@ impl FailureKind {
             FailureKind::Protocol => Cow::Borrowed("protocol"),
             FailureKind::Check => Cow::Borrowed("check"),
             FailureKind::Variable => Cow::Borrowed("variable"),
+            FailureKind::TooLarge => Cow::Borrowed("too_large"),
             FailureKind::Status(code) => Cow::Owned(format!("status_{code}")),
         }
     }

@@ -66,7 +66,7 @@ pub struct Vu {
     /// as the VU.
     pub vars: Vars,
     recorder: Recorder,
-    sessions: Vec<Option<Box<dyn Any + Send>>>,
+    sessions: Vec<Option<Box<dyn Session>>>,
     rng: SmallRng,
     /// The rows this VU drew from the run's data sources.
     pub(crate) rows: crate::render::Rows,
@@ -122,38 +122,46 @@ impl Vu {
 
     /// The protocol session in `slot`, created by `init` on first use. Panics if the slot
     /// holds another type, which would be an engine bug (slots are per protocol).
-    pub fn session<T: Any + Send>(&mut self, slot: crate::SessionSlot, init: impl FnOnce() -> T) -> &mut T {
-        let entry = &mut self.sessions[slot.0];
-        if entry.is_none() {
-            *entry = Some(Box::new(init()));
-        }
-        entry
-            .as_mut()
-            .and_then(|b| b.downcast_mut::<T>())
-            .expect("session slot holds another protocol's state")
+    pub fn session<T: Session>(&mut self, slot: crate::SessionSlot, init: impl FnOnce() -> T) -> &mut T {
+        self.session_and_recorder(slot, init).0
     }
 
     /// Both the session in `slot` and the recorder, borrowed at once.
-    pub fn session_and_recorder<T: Any + Send>(
+    pub fn session_and_recorder<T: Session>(
         &mut self,
         slot: crate::SessionSlot,
         init: impl FnOnce() -> T,
     ) -> (&mut T, &mut Recorder) {
-        let entry = &mut self.sessions[slot.0];
-        if entry.is_none() {
-            *entry = Some(Box::new(init()));
-        }
-        let session = entry
-            .as_mut()
-            .and_then(|b| b.downcast_mut::<T>())
-            .expect("session slot holds another protocol's state");
+        let session: &mut dyn Any = self.sessions[slot.0].get_or_insert_with(|| Box::new(init())).as_mut();
+        let session = session.downcast_mut::<T>().expect("session slot holds another protocol's state");
         (session, &mut self.recorder)
     }
 
-    /// Drops every protocol session (closing connections).
+    /// Ends and drops every protocol session (closing connections); each records what it
+    /// still held first ([`Session::end`]).
     pub fn close_sessions(&mut self) {
         for s in &mut self.sessions {
-            *s = None;
+            if let Some(mut session) = s.take() {
+                session.end(&mut self.recorder);
+            }
         }
+    }
+}
+
+impl Drop for Vu {
+    /// A VU dropped mid-run (a hard stop) ends its sessions too, before its recorder flushes.
+    fn drop(&mut self) {
+        self.close_sessions();
+    }
+}
+
+/// A protocol's per-VU state (its connections, caches, open sockets), in the VU's slot for
+/// that protocol.
+pub trait Session: Any + Send + std::fmt::Debug {
+    /// Runs once when the VU closes its sessions or is dropped: the last chance to record
+    /// what the state still holds that no step recorded (a kept socket's unread messages and
+    /// its session time). Nothing, by default.
+    fn end(&mut self, recorder: &mut Recorder) {
+        let _ = recorder;
     }
 }

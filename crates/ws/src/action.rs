@@ -10,11 +10,12 @@ use http::{HeaderMap, HeaderName, HeaderValue, Uri};
 use rustls::pki_types::ServerName;
 use serde_json::Value;
 use serde_json_path::JsonPath;
-use stampede_metrics::builtin;
+use stampede_metrics::{MetricId, builtin};
 use stampede_plan::template::Template;
 use stampede_plan::{Check, WsAction as PlanAction, WsCondition, WsConnect, WsCorrelate, WsMessage, WsStep};
 use stampede_proto::{
-    Action, BoxFuture, CompileContext, FailureKind, RenderError, SessionSlot, StepOutcome, Vu,
+    Action, BoxFuture, CompileContext, FailureKind, Recorder, RenderError, Session, SessionSlot, StepOutcome,
+    Vu,
 };
 use tokio::time::{Duration, Instant, Sleep};
 use tokio_websockets::{ClientBuilder, Message};
@@ -136,7 +137,7 @@ impl ConnectTemplates {
             }
             None => self.uri.clone(),
         };
-        let mut handshake = ClientBuilder::from_uri(uri);
+        let mut handshake = crate::socket::handshake(uri);
         for (name, value) in &self.fixed {
             handshake = handshake.add_header(name.clone(), value.clone()).map_err(|_| NotSent::Invalid)?;
         }
@@ -263,6 +264,36 @@ impl Record {
     fn add_bytes(&mut self, (sent, received): (u64, u64)) {
         self.bytes.0 += sent;
         self.bytes.1 += received;
+    }
+
+    /// Records what a retired socket left: its session time, messages no step read, bytes.
+    fn record_remains(&self, mut record: impl FnMut(MetricId, f64)) {
+        if let Some(d) = self.session {
+            record(builtin::WS_SESSION_DURATION, ms(d));
+        }
+        if self.received > 0 {
+            record(builtin::WS_MSGS_RECEIVED, self.received as f64);
+        }
+        if self.bytes.0 > 0 {
+            record(builtin::DATA_SENT, self.bytes.0 as f64);
+        }
+        if self.bytes.1 > 0 {
+            record(builtin::DATA_RECEIVED, self.bytes.1 as f64);
+        }
+    }
+}
+
+impl Session for WsSession {
+    /// The VU stopped with sockets still open (`keep_open`, or no `close` step): their
+    /// session time and the messages that arrived since the last step are recorded, under the
+    /// tags of the last step that used each, before the sockets say goodbye.
+    fn end(&mut self, recorder: &mut Recorder) {
+        for slot in &mut self.sockets {
+            let Some(tags) = slot.as_ref().map(|s| s.tags) else { continue };
+            let mut rec = Record::default();
+            retire(slot, &mut rec);
+            rec.record_remains(|metric, value| recorder.record(metric, tags, value));
+        }
     }
 }
 
@@ -442,14 +473,8 @@ impl WsAction {
         if rec.opened {
             record(builtin::WS_SESSIONS, 1.0);
         }
-        if let Some(d) = rec.session {
-            record(builtin::WS_SESSION_DURATION, ms(d));
-        }
         if rec.sent {
             record(builtin::WS_MSGS_SENT, 1.0);
-        }
-        if rec.received > 0 {
-            record(builtin::WS_MSGS_RECEIVED, rec.received as f64);
         }
         if let Some(d) = rec.rtt {
             record(builtin::WS_MSG_RTT, ms(d));
@@ -458,11 +483,9 @@ impl WsAction {
             record(builtin::WS_PING, ms(d));
         }
         record(builtin::WS_FAILED, f64::from(u8::from(failure.is_some())));
-        if rec.bytes.0 > 0 {
-            record(builtin::DATA_SENT, rec.bytes.0 as f64);
-        }
-        if rec.bytes.1 > 0 {
-            record(builtin::DATA_RECEIVED, rec.bytes.1 as f64);
+        rec.record_remains(&mut record);
+        if let Some(socket) = slot {
+            socket.tags = t;
         }
         if !self.checks.is_empty() {
             match rec.matched.take() {
@@ -500,8 +523,7 @@ fn retire(slot: &mut Option<Socket>, rec: &mut Record) {
     rec.session = Some(ended.saturating_duration_since(socket.opened_at));
     {
         let mut inbox = socket.shared.inbox();
-        rec.received += inbox.messages.len() as u64 + std::mem::take(&mut inbox.overflowed);
-        inbox.messages.clear();
+        rec.received += inbox.drain();
     }
     rec.add_bytes(socket.take_bytes());
 }
@@ -609,7 +631,7 @@ async fn receive_step(
         let (next, end) = {
             let mut inbox = socket.shared.inbox();
             rec.received += std::mem::take(&mut inbox.overflowed);
-            (inbox.messages.pop_front(), inbox.end)
+            (inbox.pop(), inbox.end)
         };
         if let Some(message) = next {
             rec.received += 1;
@@ -805,7 +827,7 @@ fn compile_connect(
         uri: uri.clone(),
         fixed: headers.clone(),
     });
-    let mut handshake = ClientBuilder::from_uri(uri.clone());
+    let mut handshake = crate::socket::handshake(uri.clone());
     for (name, value) in headers {
         let Some(name) = name else { continue };
         handshake = handshake.add_header(name.clone(), value).map_err(|_| Error::Header(name.to_string()))?;

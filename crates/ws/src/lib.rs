@@ -34,8 +34,11 @@
 //! when the VU comes to read it. It also answers the server's pings and notices a close
 //! while the VU is busy elsewhere. Writing stays in the VU's task (the two halves of the
 //! stream share it through a lock held only within one poll), so a `send` knows whether its
-//! write succeeded. The inbox is bounded ([`INBOX_CAPACITY`] messages): a flow that never
-//! receives drops the oldest messages, which are still counted as received.
+//! write succeeded. The inbox is bounded ([`INBOX_CAPACITY`] messages, [`INBOX_BYTES`] of
+//! payload): a flow that never receives drops the oldest messages, which are still counted as
+//! received. A message over [`MAX_MESSAGE`] is refused, not buffered: the socket closes with
+//! 1009 and the steps that need it fail as `too_large`. A socket still open when its VU stops
+//! records then what no step did: its session time and unread messages.
 //!
 //! A `receive` takes messages from the inbox in order, counting each in `ws_msgs_received`,
 //! and stops at the first that matches its conditions (skipping the rest), or fails with
@@ -86,7 +89,7 @@ use stampede_metrics::builtin;
 use stampede_plan::Step;
 use stampede_proto::{Action, CompileContext, CompileError, LiveMetrics, Protocol};
 
-pub use socket::INBOX_CAPACITY;
+pub use socket::{INBOX_BYTES, INBOX_CAPACITY, MAX_MESSAGE};
 
 /// Errors of compiling a ws step (reported to the user as [`CompileError::Invalid`]).
 #[derive(Debug, thiserror::Error)]

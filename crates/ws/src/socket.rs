@@ -14,6 +14,7 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
+use stampede_metrics::TagSetId;
 use stampede_proto::FailureKind;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -21,14 +22,28 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_rustls::client::TlsStream;
-use tokio_websockets::{ClientBuilder, CloseCode, Message, Payload, WebSocketStream};
+use tokio_websockets::{ClientBuilder, CloseCode, Limits, Message, Payload, WebSocketStream};
 
 /// Most messages a socket's inbox holds; beyond it the oldest are dropped (and still counted
 /// as received). Bounds a VU's memory when its flow sends without receiving.
 pub const INBOX_CAPACITY: usize = 1024;
 
+/// Most payload bytes a socket's inbox holds, whatever the count: a server streaming large
+/// frames at a VU that does not read cannot grow it past this.
+pub const INBOX_BYTES: usize = 16 << 20;
+
+/// The largest message a socket accepts (the sum of its frames). A larger one ends the socket
+/// as `too_large`, with close code 1009, instead of being buffered (the library's default
+/// would let one message take 64 MiB per VU).
+pub const MAX_MESSAGE: usize = 16 << 20;
+
 /// How long a socket dropped while open (the VU stopped) may take to say goodbye.
 const GOODBYE: Duration = Duration::from_secs(1);
+
+/// A handshake for `uri` with this crate's limits ([`MAX_MESSAGE`]).
+pub(crate) fn handshake(uri: http::Uri) -> ClientBuilder<'static> {
+    ClientBuilder::from_uri(uri).limits(Limits::default().max_payload_len(Some(MAX_MESSAGE)))
+}
 
 /// Where and how to connect, computed when the plan compiles.
 #[derive(Debug)]
@@ -67,12 +82,45 @@ impl End {
 /// What the reader hands the VU.
 #[derive(Debug, Default)]
 pub(crate) struct Inbox {
-    pub messages: VecDeque<Incoming>,
+    messages: VecDeque<Incoming>,
+    /// Payload bytes of `messages`.
+    bytes: usize,
     /// Messages dropped because the inbox was full, not yet counted.
     pub overflowed: u64,
     /// The latest pong: its sequence number (our pings carry one) and arrival.
     pub pong: Option<(u64, Instant)>,
     pub end: Option<End>,
+}
+
+impl Inbox {
+    /// Adds a message, dropping the oldest (counted in `overflowed`) while the inbox would
+    /// hold more than [`INBOX_CAPACITY`] messages or [`INBOX_BYTES`] bytes.
+    fn push(&mut self, message: Incoming) {
+        let len = message.payload.len();
+        while !self.messages.is_empty()
+            && (self.messages.len() >= INBOX_CAPACITY || self.bytes + len > INBOX_BYTES)
+        {
+            self.pop();
+            self.overflowed += 1;
+        }
+        self.bytes += len;
+        self.messages.push_back(message);
+    }
+
+    /// The oldest message.
+    pub(crate) fn pop(&mut self) -> Option<Incoming> {
+        let message = self.messages.pop_front()?;
+        self.bytes -= message.payload.len();
+        Some(message)
+    }
+
+    /// Empties the inbox; returns how many messages it held, dropped ones included.
+    pub(crate) fn drain(&mut self) -> u64 {
+        let n = self.messages.len() as u64 + std::mem::take(&mut self.overflowed);
+        self.messages.clear();
+        self.bytes = 0;
+        n
+    }
 }
 
 /// State shared by the VU and the socket's reader task.
@@ -110,6 +158,9 @@ pub(crate) struct Socket {
     pub last_send: Option<Instant>,
     /// Wire bytes already recorded.
     pub reported: (u64, u64),
+    /// The tags of the last step that used the socket: what it still holds when its VU
+    /// stops (unread messages, session time) is recorded under them.
+    pub tags: TagSetId,
     pub ping_seq: u64,
 }
 
@@ -178,6 +229,7 @@ impl Socket {
             pending: VecDeque::new(),
             last_send: None,
             reported: (0, 0),
+            tags: TagSetId::EMPTY,
             ping_seq: 0,
         })
     }
@@ -214,27 +266,38 @@ impl Drop for Socket {
     fn drop(&mut self) {
         let reader = self.reader.take();
         let sink = self.sink.take();
-        let ended = self.shared.inbox().end.is_some();
+        let ended = self.shared.inbox().end;
         let (Some(mut reader), Some(mut sink)) = (reader, sink) else { return };
-        if ended {
+        // Needs the runtime; outside one (a test tearing down) the socket just closes.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             reader.abort();
+            return;
+        };
+        if let Some(end) = ended {
+            reader.abort();
+            // Send what the stream queued as it ended (the answer to the peer's close, the
+            // close a protocol error calls for); a message over the limit gets 1009 from us
+            // when the library did not queue it.
+            runtime.spawn(async move {
+                let goodbye = async {
+                    if end.failure == Some(FailureKind::TooLarge) {
+                        let _ = sink.send(Message::close(Some(CloseCode::MESSAGE_TOO_BIG), "")).await;
+                    }
+                    let _ = sink.flush().await;
+                };
+                let _ = tokio::time::timeout(GOODBYE, goodbye).await;
+            });
             return;
         }
         // Say goodbye rather than vanish: a server sees `1001 going away` instead of a reset.
-        // Needs the runtime; outside one (a test tearing down) the socket just closes.
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn(async move {
-                    let goodbye = async {
-                        let _ = sink.send(Message::close(Some(CloseCode::GOING_AWAY), "")).await;
-                        let _ = (&mut reader).await;
-                    };
-                    let _ = tokio::time::timeout(GOODBYE, goodbye).await;
-                    reader.abort();
-                });
-            }
-            Err(_) => reader.abort(),
-        }
+        runtime.spawn(async move {
+            let goodbye = async {
+                let _ = sink.send(Message::close(Some(CloseCode::GOING_AWAY), "")).await;
+                let _ = (&mut reader).await;
+            };
+            let _ = tokio::time::timeout(GOODBYE, goodbye).await;
+            reader.abort();
+        });
     }
 }
 
@@ -245,12 +308,7 @@ async fn read(mut stream: SplitStream<Stream>, shared: Arc<Shared>) {
             Some(Ok(message)) => {
                 let at = Instant::now();
                 if message.is_text() || message.is_binary() {
-                    let mut inbox = shared.inbox();
-                    if inbox.messages.len() >= INBOX_CAPACITY {
-                        inbox.messages.pop_front();
-                        inbox.overflowed += 1;
-                    }
-                    inbox.messages.push_back(Incoming { at, payload: message.into_payload() });
+                    shared.inbox().push(Incoming { at, payload: message.into_payload() });
                 } else if message.is_pong() {
                     let payload = message.as_payload();
                     let Ok(seq) = <[u8; 8]>::try_from(&payload[..]) else { continue };
@@ -279,6 +337,7 @@ pub(crate) fn classify(err: &tokio_websockets::Error) -> FailureKind {
         }
         E::Io(io) => classify_io(io),
         E::AlreadyClosed => FailureKind::Reset,
+        E::PayloadTooLong { .. } => FailureKind::TooLarge,
         // Upgrade, protocol, payload-too-long and whatever later versions add: the peer did not
         // speak WebSocket as it should.
         _ => FailureKind::Protocol,
@@ -373,6 +432,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_inbox_is_bounded_in_bytes_as_in_count() {
+        let message = |len: usize| Incoming { at: Instant::now(), payload: Payload::from(vec![0u8; len]) };
+        let mut inbox = Inbox::default();
+        for _ in 0..10 {
+            inbox.push(message(INBOX_BYTES / 4));
+        }
+        assert_eq!((inbox.messages.len(), inbox.overflowed), (4, 6));
+        assert_eq!(inbox.bytes, INBOX_BYTES);
+        // One message larger than the bound still gets in, alone.
+        inbox.push(message(INBOX_BYTES + 1));
+        assert_eq!((inbox.messages.len(), inbox.overflowed), (1, 10));
+        assert_eq!(inbox.pop().map(|m| m.payload.len()), Some(INBOX_BYTES + 1));
+        assert_eq!(inbox.bytes, 0);
+        for _ in 0..INBOX_CAPACITY + 5 {
+            inbox.push(message(1));
+        }
+        assert_eq!(inbox.messages.len(), INBOX_CAPACITY);
+        assert_eq!(inbox.drain(), INBOX_CAPACITY as u64 + 15, "held and dropped");
+        assert_eq!((inbox.bytes, inbox.overflowed), (0, 0));
+    }
+
+    #[test]
     fn errors_map_to_kinds_by_variant() {
         use tokio_websockets::Error as E;
         let refused = E::Upgrade(tokio_websockets::upgrade::Error::DidNotSwitchProtocols(403));
@@ -384,5 +465,9 @@ mod tests {
         let tls = io::Error::new(io::ErrorKind::InvalidData, rustls::Error::DecryptError);
         assert_eq!(classify_io(&tls), FailureKind::Tls);
         assert_eq!(classify(&E::AlreadyClosed), FailureKind::Reset);
+        assert_eq!(
+            classify(&E::PayloadTooLong { len: 20 << 20, max_len: MAX_MESSAGE }),
+            FailureKind::TooLarge
+        );
     }
 }

@@ -149,6 +149,49 @@ async fn keep_open_serves_every_iteration_on_one_connection() {
 }
 
 #[tokio::test]
+async fn a_vu_that_stops_with_its_socket_open_records_what_it_still_held() {
+    bounded(async {
+        let server = demo().await;
+        // Sends and never receives: the replies wait in the inbox when the VU stops.
+        let mut h = Harness::new(
+            &server.base_url(),
+            r#"  - ws: { name: chat, connect: /ws/chat, keep_open: true }
+  - ws: { name: chat, send: { json: { type: hi, id: x } } }
+"#,
+        );
+        for _ in 0..3 {
+            assert_eq!(failed(&h.iteration().await), [false; 2]);
+        }
+        tokio::time::timeout(std::time::Duration::from_secs(2), async {
+            while server.ws_stats().messages < 3 {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("the server got the three messages");
+        // Their acks are on their way back; give them time to land in the inbox.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let before = h.samples();
+        assert_eq!(before.sum(builtin::WS_MSGS_RECEIVED), 0.0, "no step read a message");
+        assert!(before.values(builtin::WS_SESSION_DURATION).is_empty());
+        h.vu.close_sessions();
+        let s = h.samples();
+        assert_eq!(s.sum(builtin::WS_MSGS_RECEIVED), 3.0, "the unread acks are counted when the VU stops");
+        let session = s.one(builtin::WS_SESSION_DURATION);
+        assert!(session >= 200.0, "the socket was open for the whole wait: {session} ms");
+        let sample = s.of(builtin::WS_SESSION_DURATION).next().unwrap();
+        assert_eq!(s.tag(sample, "name").as_deref(), Some("chat"));
+        assert_eq!(
+            s.tag(sample, "action").as_deref(),
+            Some("send"),
+            "the tags of the last step that used it"
+        );
+        assert!(s.sum(builtin::DATA_RECEIVED) > 0.0, "the acks' bytes are recorded too");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn without_keep_open_each_connect_replaces_the_socket() {
     bounded(async {
         let server = demo().await;
@@ -398,6 +441,57 @@ async fn a_full_inbox_drops_the_oldest_messages_and_still_counts_them() {
         assert!(!h.step(3).await.failed, "the newest message is still there");
         let s = h.samples();
         assert_eq!(s.sum(builtin::WS_MSGS_RECEIVED), (sent + 1) as f64, "dropped ones are counted too");
+    })
+    .await;
+}
+
+/// A WebSocket server on 127.0.0.1:0 that sends `hi`, then one binary message of `size`
+/// bytes, and reports the close code the client answered with.
+async fn oversize_server(size: usize) -> (std::net::SocketAddr, tokio::sync::oneshot::Receiver<Option<u16>>) {
+    use futures_util::{SinkExt, StreamExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let (_, ws) = tokio_websockets::ServerBuilder::new().accept(tcp).await.unwrap();
+        // Writes in a task of its own: the client stops reading mid-message, and the close
+        // it sends must still be read here.
+        let (mut sink, mut stream) = ws.split();
+        tokio::spawn(async move {
+            sink.send(tokio_websockets::Message::text("hi")).await.unwrap();
+            let _ = sink.send(tokio_websockets::Message::binary(vec![7u8; size])).await;
+        });
+        let mut code = None;
+        while let Some(Ok(message)) = stream.next().await {
+            if let Some((c, _)) = message.as_close() {
+                code = Some(u16::from(c));
+                break;
+            }
+        }
+        let _ = tx.send(code);
+    });
+    (addr, rx)
+}
+
+#[tokio::test]
+async fn a_message_over_the_limit_ends_the_socket_as_too_large() {
+    bounded(async {
+        let (addr, close_code) = oversize_server(stampede_ws::MAX_MESSAGE + 1).await;
+        let mut h = Harness::new(
+            &format!("http://{addr}"),
+            r#"  - ws: { connect: /big }
+  - ws: { receive: { match: { contains: hi }, timeout: 5s } }
+  - ws: { receive: { timeout: 10s } }
+"#,
+        );
+        let outcomes = h.iteration().await;
+        assert_eq!(failed(&outcomes), [false, false, true], "{outcomes:?}");
+        let s = h.samples();
+        let errors = s.by_tag(builtin::WS_FAILED, "error");
+        assert_eq!(errors[2], (Some("too_large".to_string()), 1.0), "{errors:?}");
+        assert_eq!(s.sum(builtin::WS_MSGS_RECEIVED), 1.0, "the oversize message never arrived");
+        assert_eq!(close_code.await.unwrap(), Some(1009), "the client said: message too big");
     })
     .await;
 }
