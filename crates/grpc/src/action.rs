@@ -26,6 +26,7 @@ use tonic::transport::{Channel, Endpoint};
 use crate::Error;
 use crate::codec::DynamicCodec;
 use crate::connect::{ConnectError, PlainConnector, TlsConnector, TlsTarget, Totals, Wire};
+use crate::reflection::ReflectionError;
 
 /// What [`GrpcAction::compile`] needs from the protocol.
 #[derive(Debug)]
@@ -198,6 +199,9 @@ fn request_stream(
     })
 }
 
+/// The status code of a call whose deadline passed.
+const DEADLINE_EXCEEDED: u8 = 4;
+
 /// A compiled grpc step.
 #[derive(Debug)]
 pub(crate) struct GrpcAction {
@@ -210,6 +214,9 @@ pub(crate) struct GrpcAction {
     /// The method's path, codec and encoded request: known at compile time from a .proto
     /// file, or fetched by reflection at the first call (then shared by every VU).
     resolved: tokio::sync::OnceCell<Arc<Resolved>>,
+    /// Why reflection can never resolve the method, once the server said so: later calls
+    /// fail at once, without asking again (the reason is printed once).
+    refused: std::sync::OnceLock<String>,
     /// The requests as written, kept for reflection (converted once the type is known).
     messages: Vec<serde_json::Value>,
     /// The pause between streamed request messages.
@@ -274,6 +281,7 @@ impl GrpcAction {
             name: step.name.clone(),
             method: step.method.clone(),
             resolved,
+            refused: std::sync::OnceLock::new(),
             messages: step.messages.clone(),
             interval: step.interval,
             metadata,
@@ -335,6 +343,10 @@ impl GrpcAction {
         };
         let code = call.code;
         let failure = call.failure.or_else(|| match code {
+            // Whoever noticed the deadline first, the client or the server, it is a timeout.
+            Some(DEADLINE_EXCEEDED) if !self.expected.contains(&DEADLINE_EXCEEDED) => {
+                Some(FailureKind::Timeout)
+            }
             Some(c) if !self.expected.contains(&c) => Some(FailureKind::Status(u16::from(c))),
             _ => None,
         });
@@ -407,14 +419,19 @@ impl GrpcAction {
     /// stream ends or `deadline` passes (what was received by then still counts).
     async fn call(&self, conn: Option<Conn>, deadline: Instant, rendered: Option<&Rendered>) -> Call {
         let mut out = Call::default();
-        match tokio::time::timeout_at(deadline, self.exchange(conn, &mut out, rendered)).await {
-            Ok(()) => {}
-            Err(_) => out.failure = Some(FailureKind::Timeout),
+        if tokio::time::timeout_at(deadline, self.exchange(conn, &mut out, rendered)).await.is_err() {
+            // Our deadline passed: DEADLINE_EXCEEDED, as grpc clients report it, exactly as
+            // when the server noticed first (it gets the same `grpc-timeout`).
+            out.code = Some(DEADLINE_EXCEEDED);
         }
         out
     }
 
     async fn exchange(&self, conn: Option<Conn>, out: &mut Call, rendered: Option<&Rendered>) {
+        if self.refused.get().is_some() {
+            out.failure = Some(FailureKind::Protocol);
+            return;
+        }
         let channel = match conn {
             Some(conn) => {
                 out.wire = Some((conn.wire, conn.seen));
@@ -443,14 +460,20 @@ impl GrpcAction {
                 let pool = crate::reflection::resolve(channel.clone(), service).await?;
                 resolve(&pool, &self.method, (&self.messages, &self.varies))
                     .map(Arc::new)
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| ReflectionError::permanent(e.to_string()))
             })
             .await
             .cloned();
         let resolved = match resolved {
             Ok(r) => r,
             // The server has no reflection, or not this method: nothing to call.
-            Err(_) => {
+            Err(e) => {
+                if e.permanent && self.refused.set(e.reason.clone()).is_ok() {
+                    eprintln!(
+                        "stampede: grpc step {:?}: {}; its calls fail as error:protocol without asking again",
+                        self.name, e.reason
+                    );
+                }
                 out.failure = Some(FailureKind::Protocol);
                 return;
             }

@@ -32,20 +32,46 @@ macro_rules! files_of {
     }};
 }
 
+/// Why reflection gave no descriptors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ReflectionError {
+    pub reason: String,
+    /// The server answered, and the answer will not change (no reflection service, unknown
+    /// service, broken descriptors): asking again would only load it. A transport failure
+    /// (unavailable, deadline) is worth retrying on the next call.
+    pub permanent: bool,
+}
+
+impl ReflectionError {
+    pub(crate) fn permanent(reason: String) -> Self {
+        ReflectionError { reason, permanent: true }
+    }
+}
+
 /// Asks the server behind `channel` for the descriptors of `service` (`package.Service`).
-pub(crate) async fn resolve(channel: Channel, service: &str) -> Result<DescriptorPool, String> {
+pub(crate) async fn resolve(channel: Channel, service: &str) -> Result<DescriptorPool, ReflectionError> {
     let files = match files_of!(v1, channel.clone(), service).await {
         Err(status) if status.code() == tonic::Code::Unimplemented => {
             files_of!(v1alpha, channel, service).await
         }
         other => other,
     }
-    .map_err(|s| format!("reflection: {}", s.message()))?;
+    .map_err(|s| {
+        use tonic::Code as C;
+        let transient = matches!(
+            s.code(),
+            C::Unavailable | C::DeadlineExceeded | C::Cancelled | C::ResourceExhausted | C::Aborted
+        );
+        ReflectionError {
+            reason: format!("reflection: {:?}: {}", s.code(), s.message()),
+            permanent: !transient,
+        }
+    })?;
     let file = files
         .iter()
         .map(|bytes| FileDescriptorProto::decode(bytes.as_slice()))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("reflection: invalid descriptor: {e}"))?;
+        .map_err(|e| ReflectionError::permanent(format!("reflection: invalid descriptor: {e}")))?;
     DescriptorPool::from_file_descriptor_set(FileDescriptorSet { file })
-        .map_err(|e| format!("reflection: invalid descriptors: {e}"))
+        .map_err(|e| ReflectionError::permanent(format!("reflection: invalid descriptors: {e}")))
 }
