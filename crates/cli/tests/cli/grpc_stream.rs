@@ -111,6 +111,52 @@ thresholds:
 }
 
 #[test]
+fn grpc_thresholds_on_status_sub_metrics_gate_the_run_and_failed_calls_are_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(
+        dir.path(),
+        "status.yaml",
+        r#"
+vars:
+  demo_grpc: "127.0.0.1:9"
+scenarios:
+  s:
+    executor: per-vu-iterations
+    vus: 1
+    iterations: 4
+    max_duration: 30s
+    flow:
+      - grpc: { name: healthy, target: "{{ demo_grpc }}", reflection: true, method: grpc.health.v1.Health/Check }
+      - grpc: { name: unknown, target: "{{ demo_grpc }}", reflection: true, method: grpc.health.v1.Health/Check, message: { service: no.such.Service } }
+thresholds:
+  "grpc_req_duration{status:OK}": ["p(95)<2000"]
+  "grpc_reqs{status:NOT_FOUND}": ["count==4"]
+  grpc_req_failed: ["rate<0.25"]
+"#,
+    );
+    let (o, out) = run_demo(dir.path(), &plan);
+    assert_eq!(
+        o.status.code(),
+        Some(99),
+        "half the calls fail: the rate threshold does not hold\n{}",
+        text(&o)
+    );
+    let r = results(&out);
+    let m = &r["metrics"];
+    assert_eq!(m["grpc_req_duration{status:OK}"]["thresholds"]["p(95)<2000"]["ok"], true, "{m}");
+    assert_eq!(metric(&r, "grpc_req_duration{status:OK}", "count"), 4.0);
+    assert_eq!(m["grpc_reqs{status:NOT_FOUND}"]["thresholds"]["count==4"]["ok"], true, "{m}");
+    assert_eq!(m["grpc_req_failed"]["thresholds"]["rate<0.25"]["ok"], false, "{m}");
+    let errors = r["errors"].as_array().unwrap();
+    let unknown = errors.iter().find(|e| e["name"] == "unknown").unwrap_or_else(|| panic!("{errors:?}"));
+    assert_eq!(unknown["kind"], "grpc_5", "NOT_FOUND is code 5: {errors:?}");
+    assert_eq!(unknown["count"], 4, "{errors:?}");
+    assert!(errors.iter().all(|e| e["name"] != "healthy"), "{errors:?}");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("ERRORS") && stdout.contains("grpc_5"), "{stdout}");
+}
+
+#[test]
 fn grpc_messages_and_metadata_take_run_time_values() {
     let dir = tempfile::tempdir().unwrap();
     let llm = repo("crates/demo/proto/llm.proto");

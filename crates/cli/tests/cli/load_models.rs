@@ -190,6 +190,14 @@ fn seed_examples_run_against_the_demo_scaled_down() {
         assert!(matches!(o.status.code(), Some(0) | Some(99)), "{name}: {}", text(&o));
         let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
         assert!(r["metrics"]["http_reqs"]["count"].as_f64().unwrap_or(0.0) > 0.0, "{name} made no request");
+        if name == "mixed-protocols.yaml" {
+            // Every protocol's user type ran, and the mix passes its own thresholds.
+            assert_eq!(o.status.code(), Some(0), "{name}: {}", text(&o));
+            for metric in ["ws_msgs_sent", "grpc_reqs"] {
+                let count = r["metrics"][metric]["count"].as_f64().unwrap_or(0.0);
+                assert!(count > 0.0, "{name}: {metric} {count}");
+            }
+        }
     }
 }
 
