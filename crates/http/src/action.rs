@@ -666,6 +666,7 @@ fn record_stream(recorder: &mut Recorder, tags: stampede_metrics::TagSetId, stre
     let Streamed { stats, format, start, receiving, end } = streamed;
     let mut put = |metric, value| recorder.record_at(metric, tags, end, value);
     put(builtin::STREAM_EVENTS, stats.events as f64);
+    put(builtin::STREAM_EVENTS_PER_RESPONSE, stats.events as f64);
     put(builtin::STREAM_DURATION, ms(receiving));
     if let Some(first) = stats.first_event {
         put(builtin::STREAM_TIME_TO_FIRST_EVENT, ms(first.saturating_duration_since(start)));
@@ -677,6 +678,7 @@ fn record_stream(recorder: &mut Recorder, tags: stampede_metrics::TagSetId, stre
         return;
     }
     put(builtin::LLM_OUTPUT_TOKENS, stats.tokens as f64);
+    put(builtin::LLM_OUTPUT_TOKENS_PER_RESPONSE, stats.tokens as f64);
     if let Some(first) = stats.first_token {
         put(builtin::LLM_TIME_TO_FIRST_TOKEN, ms(first.saturating_duration_since(start)));
     }

@@ -239,6 +239,11 @@ pub mod builtin {
         HTTP_RATE_LIMIT_WAIT = 44, "http_rate_limit_wait", Trend, Time;
         /// HTTP: requests sent again after a 429 (counter; `rate_limit: retry`).
         HTTP_RATE_LIMIT_RETRIES = 45, "http_rate_limit_retries", Counter, Default;
+        /// Streamed HTTP: events of one response (trend; one sample per response), for the
+        /// per-response figures `stream_events` (a total) cannot give.
+        STREAM_EVENTS_PER_RESPONSE = 46, "stream_events_per_response", Trend, Default;
+        /// LLM streams: output tokens of one response (trend; one sample per response).
+        LLM_OUTPUT_TOKENS_PER_RESPONSE = 47, "llm_output_tokens_per_response", Trend, Default;
     }
 
     /// Looks up a built-in by name.

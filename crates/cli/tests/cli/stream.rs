@@ -48,6 +48,12 @@ fn the_llm_stream_example_passes_against_the_demo_and_reports_token_metrics() {
     let completions = metric(&r, "llm_time_to_first_token", "count");
     assert!(completions >= 3.0, "completions {completions}");
     assert_eq!(metric(&r, "llm_output_tokens", "count"), 24.0 * completions);
+    // Per response: every completion had 24 tokens, so min and max agree.
+    assert_eq!(metric(&r, "llm_output_tokens_per_response", "min"), 24.0);
+    assert_eq!(metric(&r, "llm_output_tokens_per_response", "max"), 24.0);
+    assert_eq!(metric(&r, "llm_output_tokens_per_response", "count"), completions);
+    let most = metric(&r, "stream_events_per_response", "max");
+    assert_eq!(most, 27.0, "a completion: 24 tokens plus role, finish and [DONE]");
     assert_eq!(r["metrics"]["http_req_failed"]["rate"].as_f64(), Some(0.0));
 }
 

@@ -34,6 +34,9 @@ fn assert_llm_timing(s: &Samples, what: &str) {
     assert_eq!(s.one(builtin::LLM_OUTPUT_TOKENS), 20.0, "{what}");
     // A role chunk, 20 content chunks, a finish chunk and [DONE].
     assert_eq!(s.one(builtin::STREAM_EVENTS), 23.0, "{what}");
+    // The same figures per response, as trends.
+    assert_eq!(s.one(builtin::STREAM_EVENTS_PER_RESPONSE), 23.0, "{what}");
+    assert_eq!(s.one(builtin::LLM_OUTPUT_TOKENS_PER_RESPONSE), 20.0, "{what}");
     assert_eq!(s.values(builtin::STREAM_EVENT_GAP).len(), 22, "{what}");
 
     let waiting = s.one(builtin::HTTP_REQ_WAITING);
