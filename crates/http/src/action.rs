@@ -671,8 +671,8 @@ fn record_stream(recorder: &mut Recorder, tags: stampede_metrics::TagSetId, stre
     if let Some(first) = stats.first_event {
         put(builtin::STREAM_TIME_TO_FIRST_EVENT, ms(first.saturating_duration_since(start)));
     }
-    for &gap in &stats.event_gaps {
-        put(builtin::STREAM_EVENT_GAP, ms(gap));
+    for gap in stats.event_gaps.ms() {
+        put(builtin::STREAM_EVENT_GAP, gap);
     }
     if format != ResponseStream::OpenAiChat {
         return;
@@ -682,8 +682,8 @@ fn record_stream(recorder: &mut Recorder, tags: stampede_metrics::TagSetId, stre
     if let Some(first) = stats.first_token {
         put(builtin::LLM_TIME_TO_FIRST_TOKEN, ms(first.saturating_duration_since(start)));
     }
-    for &gap in &stats.token_gaps {
-        put(builtin::LLM_INTER_TOKEN_LATENCY, ms(gap));
+    for gap in stats.token_gaps.ms() {
+        put(builtin::LLM_INTER_TOKEN_LATENCY, gap);
     }
     if let Some(rate) = stats.tokens_per_second() {
         put(builtin::LLM_TOKENS_PER_SECOND, rate);

@@ -13,9 +13,10 @@ use serde::Deserialize;
 use stampede_plan::ResponseStream;
 use tokio::time::{Duration, Instant};
 
-/// Gaps kept per response; a longer stream still counts its events and tokens exactly, but
-/// only the first gaps become samples (memory per VU stays bounded).
-const MAX_GAPS: usize = 1 << 20;
+/// Gaps kept per response (each 4 bytes: at most 1 MiB per list, per VU); a longer stream
+/// still counts its events and tokens exactly, but only its first gaps become samples. At
+/// 100 tokens a second that is 43 minutes of one response.
+const MAX_GAPS: usize = 1 << 18;
 
 /// A line longer than this is not kept whole (an SSE `data:` line of an `openai` chunk never
 /// gets close); it still ends at its line break and still counts.
@@ -52,14 +53,14 @@ pub(crate) struct StreamStats {
     pub events: u64,
     pub first_event: Option<Instant>,
     last_event: Option<Instant>,
-    /// Time between consecutive events, in order (at most [`MAX_GAPS`]).
-    pub event_gaps: Vec<Duration>,
+    /// Time between consecutive events, in order.
+    pub event_gaps: Gaps,
     /// `openai`: non-empty content deltas.
     pub tokens: u64,
     pub first_token: Option<Instant>,
     pub last_token: Option<Instant>,
-    /// `openai`: time between consecutive tokens (at most [`MAX_GAPS`]).
-    pub token_gaps: Vec<Duration>,
+    /// `openai`: time between consecutive tokens.
+    pub token_gaps: Gaps,
 }
 
 impl StreamStats {
@@ -106,12 +107,8 @@ impl StreamScanner {
         stats.tokens = 0;
         stats.first_token = None;
         stats.last_token = None;
-        for gaps in [&mut stats.event_gaps, &mut stats.token_gaps] {
-            gaps.clear();
-            if gaps.capacity() > RETAINED_GAPS {
-                *gaps = Vec::new();
-            }
-        }
+        stats.event_gaps.clear();
+        stats.token_gaps.clear();
         if self.line.capacity() > MAX_LINE || self.data.capacity() > MAX_LINE {
             self.line = Vec::new();
             self.data = Vec::new();
@@ -214,7 +211,7 @@ impl StreamScanner {
                 stats.tokens += 1;
                 stats.first_token.get_or_insert(at);
                 if let Some(last) = stats.last_token.replace(at) {
-                    push_gap(&mut stats.token_gaps, at - last);
+                    stats.token_gaps.push(at - last);
                 }
             }
             self.data.clear();
@@ -226,7 +223,7 @@ impl StreamScanner {
         stats.events += 1;
         stats.first_event.get_or_insert(at);
         if let Some(last) = stats.last_event.replace(at) {
-            push_gap(&mut stats.event_gaps, at - last);
+            stats.event_gaps.push(at - last);
         }
     }
 }
@@ -291,9 +288,29 @@ impl BodySink<'_> {
     }
 }
 
-fn push_gap(gaps: &mut Vec<Duration>, gap: Duration) {
-    if gaps.len() < MAX_GAPS {
-        gaps.push(gap);
+/// The gaps of one response, in whole microseconds (a gap over 71 minutes is kept as that),
+/// at most [`MAX_GAPS`] of them.
+#[derive(Debug, Default)]
+pub(crate) struct Gaps(Vec<u32>);
+
+impl Gaps {
+    fn push(&mut self, gap: Duration) {
+        if self.0.len() < MAX_GAPS {
+            self.0.push(u32::try_from(gap.as_micros()).unwrap_or(u32::MAX));
+        }
+    }
+
+    /// Empties the list; a VU keeps a large buffer only up to [`RETAINED_GAPS`].
+    fn clear(&mut self) {
+        self.0.clear();
+        if self.0.capacity() > RETAINED_GAPS {
+            self.0 = Vec::new();
+        }
+    }
+
+    /// The gaps in milliseconds, in order.
+    pub(crate) fn ms(&self) -> impl Iterator<Item = f64> + '_ {
+        self.0.iter().map(|&us| f64::from(us) / 1000.0)
     }
 }
 
@@ -353,6 +370,20 @@ fn has_content(data: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    #[test]
+    fn gaps_are_bounded_in_count_and_kept_in_microseconds() {
+        let mut gaps = Gaps::default();
+        for _ in 0..MAX_GAPS + 5 {
+            gaps.push(Duration::from_micros(1500));
+        }
+        assert_eq!(gaps.ms().count(), MAX_GAPS);
+        assert!(gaps.ms().all(|g| g == 1.5));
+        gaps.clear();
+        assert_eq!(gaps.0.capacity(), 0, "a buffer over RETAINED_GAPS is released");
+        gaps.push(Duration::from_secs(100_000));
+        assert_eq!(gaps.ms().next(), Some(f64::from(u32::MAX) / 1000.0), "a huge gap saturates");
+    }
+
     fn chunk(content: &str) -> String {
         format!(
             "data: {{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":{}}}}}]}}\n\n",
@@ -387,7 +418,7 @@ mod tests {
             // one (two data lines), `data` alone (empty value), four; the `id`-only event and
             // the comment-only block are no events, the last one never ended.
             assert_eq!(s.stats.events, 3, "cut at {cut}");
-            assert_eq!(s.stats.event_gaps.len(), 2, "cut at {cut}");
+            assert_eq!(s.stats.event_gaps.ms().count(), 2, "cut at {cut}");
         }
     }
 
@@ -399,7 +430,7 @@ mod tests {
         s.feed(input, t0);
         s.feed(b"\n", t0 + Duration::from_millis(250));
         assert_eq!(s.stats.first_event, Some(t0));
-        assert_eq!(s.stats.event_gaps, [Duration::from_millis(250)]);
+        assert_eq!(s.stats.event_gaps.ms().collect::<Vec<_>>(), [250.0]);
     }
 
     #[test]
@@ -442,7 +473,7 @@ mod tests {
             // role, 4 content chunks (one empty), finish, empty choices, null, not json, [DONE]
             assert_eq!(counts(&s), (10, 3), "cut at {cut}");
             let tps = s.stats.tokens_per_second();
-            if s.stats.token_gaps.iter().any(|g| !g.is_zero()) {
+            if s.stats.token_gaps.ms().any(|g| g > 0.0) {
                 assert_eq!(tps, Some(2.0), "3 tokens, 2 gaps, over 1 s, cut at {cut}");
             } else {
                 assert_eq!(tps, None, "all tokens in one read have no rate, cut at {cut}");
@@ -468,7 +499,7 @@ mod tests {
         s.reset(ResponseStream::Sse);
         s.feed(b"\n\ndata: x\n\n", t0);
         assert_eq!(counts(&s), (1, 0));
-        assert!(s.stats.token_gaps.is_empty() && s.stats.first_token.is_none());
+        assert!(s.stats.token_gaps.ms().next().is_none() && s.stats.first_token.is_none());
     }
 
     #[test]
